@@ -1,0 +1,1 @@
+"""bitscale.report"""
