@@ -1,0 +1,107 @@
+"""Fast paths for round-to-nearest-even casts (float32 / bfloat16 / float16 inputs).
+
+Both give exactly the result of the bit-manipulation emulation in :mod:`bitscale.formats.cast`
+(``tests/formats/test_exact.py`` runs every ml_dtypes format and the reference formats through
+both and compares them bit for bit with ml_dtypes / the slow reference).
+
+* Native: PyTorch's float8 casts round to nearest even. A format with the same mantissa width as
+  a native dtype (M = 3: ``float8_e4m3fn``; M = 2: ``float8_e5m2``) is the native grid scaled by
+  ``2^(emin_native - emin)``: its subnormals line up with the native ones, so
+  ``native(x · 2^k) · 2^-k`` is exact as long as the format's range fits inside the native one.
+  The input is clamped to ±max first (torch's e4m3fn saturates and e5m2 overflows to Inf, neither
+  is the format's convention), and overflow is re-applied afterwards from ``|x|`` against the
+  format's rounding threshold ``max + step/2`` (the tie overflows when ``max``'s mantissa is odd).
+* Lookup: for formats of at most 6 bits the signed grid has at most 63 values; ``bucketize``
+  against the midpoints (a tie that rounds up gets its boundary moved one float below the
+  midpoint) and a gather give nearest-even with saturation in two passes.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from bitscale.formats.types import FloatFormat, Special
+
+NATIVE_BY_M = {3: (torch.float8_e4m3fn, -6, 448.0), 2: (torch.float8_e5m2, -14, 57344.0)}
+FAST_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+def native_fits(fmt: FloatFormat) -> bool:
+    """Whether ``fmt`` can be rounded through a native float8 dtype (see module docstring)."""
+    entry = NATIVE_BY_M.get(fmt.man_bits)
+    if entry is None or not fmt.signed:
+        return False
+    _, emin_n, max_n = entry
+    return fmt.max * 2.0 ** (emin_n - fmt.emin) <= max_n and fmt.emin - emin_n <= 100
+
+
+def _overflow_threshold(fmt: FloatFormat) -> tuple[float, bool]:
+    """``(thr, tie_overflows)``: |x| > thr (or == thr when the tie overflows) exceeds the format."""
+    thr = fmt.max + 2.0 ** (fmt.emax - fmt.man_bits) / 2
+    max_mantissa_odd = not (fmt.special is Special.FN and fmt.man_bits > 0)
+    return thr, max_mantissa_odd
+
+
+def round_native(x: torch.Tensor, fmt: FloatFormat, saturate: bool) -> torch.Tensor:
+    """Nearest-even cast of ``x`` to ``fmt`` through a native float8 dtype (``x.dtype`` out)."""
+    native, emin_n, _ = NATIVE_BY_M[fmt.man_bits]
+    k = emin_n - fmt.emin
+    mx = fmt.max * 2.0**k
+    xs = x * 2.0**k if k else x
+    xs = xs.clamp_(-mx, mx) if k else xs.clamp(-mx, mx)
+    y = xs.to(native).to(x.dtype)
+    if k:
+        y = y.mul_(2.0**-k)
+    if not saturate and fmt.special is not Special.FINITE:
+        thr, tie = _overflow_threshold(fmt)
+        a = x.abs()
+        over = a >= thr if tie else a > thr
+        if fmt.special is Special.IEEE:
+            y = torch.where(over, x * float("inf"), y)
+        else:
+            y = y.masked_fill_(over, float("nan"))
+    if fmt.special is Special.FNUZ:
+        y = y.add_(0.0)
+    return y
+
+
+@lru_cache(maxsize=64)
+def _lut(fmt: FloatFormat, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(boundaries, values)`` of the signed grid of ``fmt`` in ``dtype`` (CPU)."""
+    from bitscale.formats.reference import grid, reference_round
+
+    vals, _ = grid(fmt)
+    signed = np.concatenate([-vals[:0:-1], vals])  # one zero
+    mids = (signed[:-1] + signed[1:]) / 2
+    np_dtype = {torch.float32: np.float32, torch.bfloat16: np.float32,
+                torch.float16: np.float32}[dtype]
+    m = mids.astype(np_dtype)
+    assert np.all(m.astype(np.float64) == mids)
+    ups = reference_round(mids, fmt, saturate=True) == signed[1:]
+    bounds = np.where(ups, np.nextafter(m, np_dtype(-np.inf)), m)
+    return torch.from_numpy(bounds.copy()), torch.from_numpy(signed.astype(np_dtype))
+
+
+def lut_fits(fmt: FloatFormat) -> bool:
+    return fmt.bits <= 6 and fmt.signed and fmt.special is Special.FINITE
+
+
+def round_lut(x: torch.Tensor, fmt: FloatFormat, exact_specials: bool = True) -> torch.Tensor:
+    """Nearest-even, saturating cast of ``x`` to a small ``fmt`` by table lookup.
+
+    With ``exact_specials`` NaN stays NaN and zeros keep the sign of ``x`` (as :func:`cast`
+    promises); without, NaN maps to an arbitrary grid value and zeros are +0 (callers that
+    multiply by a NaN block scale anyway, and do not care about the sign of zero, skip two passes).
+    """
+    xc = x if x.dtype == torch.float32 else x.float()
+    bounds, vals = _lut(fmt, torch.float32)
+    bounds, vals = bounds.to(x.device), vals.to(x.device)
+    idx = torch.bucketize(xc, bounds, out_int32=True)
+    y = vals.index_select(0, idx.reshape(-1)).reshape(idx.shape)
+    if exact_specials:
+        y = torch.copysign(y, xc, out=y)
+        y = y.masked_fill_(torch.isnan(xc), float("nan"))
+    return y.to(x.dtype)
