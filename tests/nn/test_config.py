@@ -27,6 +27,14 @@ def test_one_bit_is_binary_and_fp32_is_unquantized():
     assert QuantConfig.parse("wt").bits["w"] == pytest.approx(math.log2(3))
 
 
+def test_contract_example_parses_and_round_trips():
+    text = "w=int4:channel,a=e4m3fn:tensor,kv=int8:channel,est=denoise,sparsity=2:4"
+    cfg = QuantConfig.parse(text)
+    assert (cfg.weights, cfg.activations, cfg.kv_cache, cfg.estimator, cfg.sparsity) == (
+        "int4:channel", "e4m3fn:tensor", "int8:channel", "denoise", "2:4")
+    assert QuantConfig.parse(str(cfg)) == cfg
+
+
 def test_full_form_and_mixed_form():
     cfg = QuantConfig.parse("w=int4:group128:affine,a=e4m3fn:tensor,kv=int8:channel,est=ste-clip")
     assert cfg.weights == "int4:group128:affine" and cfg.activations == "e4m3fn:tensor"
@@ -51,7 +59,7 @@ def test_str_round_trips(w, a, kv, est, lam, sp, skip):
 
 @pytest.mark.parametrize("bad, match", [
     ("w4x8", "short form"), ("w=int4:channel,foo=1", "unknown key"), ("w99", "bits must be"),
-    ("w=e4m3fn:tensor,est=denoise", "integer-like grid"), ("w=notaformat", "not a formats spec"),
+    ("w=notaformat", "not a formats spec"), ("w=int4:channel,a=int8:blob", "not a formats spec"),
 ])
 def test_bad_strings_raise_with_a_hint(bad, match):
     with pytest.raises(ValueError, match=match):

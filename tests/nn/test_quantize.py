@@ -98,6 +98,7 @@ def test_conv1d_forward_equals_quantized_linear_of_its_transposed_weight(gpt2_co
 
 @pytest.mark.parametrize("cfg", ["w4a8kv8", "w=int4:group8:affine", "w1", "wt", "w=e4m3fn:channel",
                                  "w=nvfp4", "w3,est=denoise", "w=int4:channel:affine,est=denoise",
+                                 "w=e4m3fn:channel,est=denoise", "w=int4:group8,est=denoise",
                                  "w4,sparsity=2:4"])
 def test_convert_exports_codes_and_scales_that_reproduce_the_layer(cfg):
     torch.manual_seed(0)

@@ -42,9 +42,11 @@ def test_tokens_per_param_and_estimator_crossing():
     step = 4 * 64
     assert {r.config.tokens for r in runs} == {round(10 * n / step) * step}
     quants = [r.config.quant for r in runs]
-    # fp32 once; w4 x {ste, denoise}; the float format only with ste (denoise needs an integer grid);
-    # an explicit est= is not crossed
-    assert quants == [None, "w4", "w4,est=denoise", "w=e4m3fn:tensor", "w3,est=ste-clip"]
+    # fp32 once; w4 and the float format x {ste, denoise}; an explicit est= is not crossed
+    from bitscale.nn import QuantConfig
+
+    expected = [None, "w4", "w4,est=denoise", "w=e4m3fn:tensor", "w=e4m3fn:tensor,est=denoise", "w3,est=ste-clip"]
+    assert [q and QuantConfig.parse(q) for q in quants] == [e and QuantConfig.parse(e) for e in expected]
     assert all(r.config.warmup == r.config.steps // 4 for r in runs)
 
 

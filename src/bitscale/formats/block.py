@@ -22,10 +22,50 @@ blocks, and the NVFP4 tensor scale (taken over finite elements only), are unaffe
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from bitscale.formats.cast import cast_unchecked
 from bitscale.formats.types import BlockFormat, IntFormat
+
+
+def mx_fused(xv: torch.Tensor, fmt: BlockFormat) -> torch.Tensor | None:
+    """Decoded MX values ``element · X`` of a float32 CPU grouped view in one pass (the same
+    float32 operations as :func:`mx_scale` / :func:`mx_elements` and the product, by the Numba
+    kernels in :mod:`bitscale.formats.kernels`); None where that path does not apply."""
+    if xv.dtype != torch.float32 or xv.device.type != "cpu":
+        return None
+    from bitscale.formats import kernels
+
+    el = fmt.element
+    xc = xv.detach().contiguous()
+    out = torch.empty_like(xc)
+    if isinstance(el, IntFormat):
+        kernels.mx_int8(xc.numpy(), out.numpy())
+        return out
+    if not el.signed or el.man_bits > 22 or el.emin - el.man_bits < -126 or el.emax > 127:
+        return None
+    kernels.mx_float(xc.numpy(), out.numpy(), fmt.emax_elem,
+                     *kernels.grid_params(el.man_bits, el.emin, el.max))
+    return out
+
+
+def nvfp4_fused(xv: torch.Tensor, x: torch.Tensor, fmt: BlockFormat) -> torch.Tensor | None:
+    """Decoded NVFP4 values ``(element · s_b) · s_t`` of a float32 CPU grouped view in one pass
+    (the operations of :func:`nvfp4_scales` / :func:`nvfp4_elements`); None where not applicable."""
+    if xv.dtype != torch.float32 or xv.device.type != "cpu":
+        return None
+    from bitscale.formats import kernels
+
+    s_t = (finite_absmax(x).to(torch.float32) / (fmt.element.max * fmt.scale.max))
+    s_t = float(s_t) if float(s_t) > 0 else 1.0
+    xc = xv.detach().contiguous()
+    out = torch.empty_like(xc)
+    sc, el = fmt.scale, fmt.element
+    kernels.nvfp4(xc.numpy(), out.numpy(), np.float32(s_t), np.float32(el.max),
+                  kernels.grid_params(sc.man_bits, sc.emin, sc.max),
+                  kernels.grid_params(el.man_bits, el.emin, el.max))
+    return out
 
 
 def mx_scale(amax: torch.Tensor, fmt: BlockFormat) -> torch.Tensor:

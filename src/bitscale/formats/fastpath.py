@@ -85,6 +85,20 @@ def _lut(fmt: FloatFormat, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tens
     return torch.from_numpy(bounds.copy()), torch.from_numpy(signed.astype(np_dtype))
 
 
+def round_grid(x: torch.Tensor, man_bits: int, emin: int, mx: float) -> torch.Tensor:
+    """Saturating nearest-even rounding of a float32 CPU tensor onto the ExMy grid with
+    ``man_bits`` mantissa bits, smallest normal exponent ``emin`` and largest value ``mx``, in one
+    pass (:func:`bitscale.formats.kernels.round_grid`); NaN stays NaN, zeros keep their sign."""
+    from bitscale.formats import kernels
+
+    xc = x.detach().contiguous()
+    out = torch.empty_like(xc)
+    kernels.round_grid(xc.view(torch.int32).reshape(-1).numpy(),
+                       out.view(torch.int32).reshape(-1).numpy(),
+                       *kernels.grid_params(man_bits, emin, mx))
+    return out
+
+
 def lut_fits(fmt: FloatFormat) -> bool:
     return fmt.bits <= 6 and fmt.signed and fmt.special is Special.FINITE
 
@@ -97,6 +111,8 @@ def round_lut(x: torch.Tensor, fmt: FloatFormat, exact_specials: bool = True) ->
     multiply by a NaN block scale anyway, and do not care about the sign of zero, skip two passes).
     """
     xc = x if x.dtype == torch.float32 else x.float()
+    if exact_specials and xc.device.type == "cpu":
+        return round_grid(xc, fmt.man_bits, fmt.emin, fmt.max).to(x.dtype)
     bounds, vals = _lut(fmt, torch.float32)
     bounds, vals = bounds.to(x.device), vals.to(x.device)
     idx = torch.bucketize(xc, bounds, out_int32=True)

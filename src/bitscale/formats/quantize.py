@@ -37,8 +37,10 @@ import torch
 from bitscale.formats.block import (
     finite_absmax,
     mx_elements,
+    mx_fused,
     mx_scale,
     nvfp4_elements,
+    nvfp4_fused,
     nvfp4_scales,
 )
 from bitscale.formats.cast import cast_unchecked, check_rounding, check_tensor, round_units
@@ -206,6 +208,11 @@ def _blocks(xv, x, fmt: BlockFormat):
     return mx_elements(xv, scale, fmt), scale, None
 
 
+def _blocks_fused(xv, x, fmt: BlockFormat):
+    """Decoded block-format values in one pass where a fused kernel applies, else None."""
+    return nvfp4_fused(xv, x, fmt) if fmt.tensor_scale else mx_fused(xv, fmt)
+
+
 def quantize(x: torch.Tensor, spec, axis: int = -1, rounding: str = "nearest",
              generator: torch.Generator | None = None) -> torch.Tensor:
     """Fake-quantize ``x``: quantize to ``spec`` and dequantize, ``Q(x) = s · code (+ b)``.
@@ -246,7 +253,9 @@ def _quantize(x, q: QuantSpec, axis, rounding, generator):
     if q.granularity == "none":
         return cast_unchecked(x, q.format, rounding, saturate=False, generator=generator)
     xv, shape = _view(x, q, axis)
-    if q.granularity == "block":
+    if q.granularity == "block" and (y := _blocks_fused(xv, x, q.format)) is not None:
+        pass
+    elif q.granularity == "block":
         e, s, s_t = _blocks(xv, x, q.format)
         y = e * s.to(xv.dtype)
         if s_t is not None:

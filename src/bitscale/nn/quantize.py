@@ -153,10 +153,13 @@ def export_weight(w: torch.Tensor, spec: str, estimator: str = "ste",
                 raise ValueError(f"convert: a denoise-trained {spec!r} weight has no codes+scale "
                                  f"export (its scales are not free floats); train with "
                                  f"':tensor', ':channel' or ':group<g>' scaling")
-            wv, _ = _formats_view(w, spec)
+            wv, fmax = _formats_view(w, spec)
             v = formats.decode(codes, sc, spec, w.dtype).reshape(wv.shape)
-            ratio = (v * wv).sum(-1, keepdim=True) / ((v * v).sum(-1, keepdim=True) + lam * 0.0 + 
-                                                      torch.finfo(w.dtype).tiny)
+            a = wv.abs().amax(-1, keepdim=True)
+            s = torch.where(a > 0, a / fmax, torch.ones_like(a))  # the grid placement of f = x/s
+            # s_g·q with q = v/s  ==  v · <v, x> / (<v, v> + λ s²)
+            ratio = (v * wv).sum(-1, keepdim=True) / ((v * v).sum(-1, keepdim=True) + lam * s * s
+                                                      + torch.finfo(w.dtype).tiny)
             scale = sc.scale * ratio.reshape(sc.scale.shape)
         return QuantizedTensor(spec, codes, scale, sc.offset, tuple(w.shape), estimator,
                                sc.tensor_scale)

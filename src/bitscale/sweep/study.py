@@ -197,10 +197,7 @@ def run_theory(folder: Path, preset: str | None, *, progress: bool = False) -> d
     The summary (saved as ``theory/study_summary.json``) holds ``table`` (records of the
     effective-size table), ``plots`` (PNG paths) and ``preset``; on failure ``error``.
     """
-    try:
-        from bitscale.theory import run_experiment
-    except ImportError:  # exported from the package's experiment module
-        from bitscale.theory.experiment import run_experiment
+    from bitscale.theory import run_experiment
 
     out = folder / "theory"
     out.mkdir(parents=True, exist_ok=True)
