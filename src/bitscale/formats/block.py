@@ -42,12 +42,12 @@ def mx_fused(xv: torch.Tensor, fmt: BlockFormat) -> torch.Tensor | None:
     out = torch.empty_like(xc)
     if isinstance(el, IntFormat):
         kernels.mx_int8(xc.numpy(), out.numpy())
-        return out
+        return kernels.like(out, xv)
     if not el.signed or el.man_bits > 22 or el.emin - el.man_bits < -126 or el.emax > 127:
         return None
     kernels.mx_float(xc.numpy(), out.numpy(), fmt.emax_elem,
                      *kernels.grid_params(el.man_bits, el.emin, el.max))
-    return out
+    return kernels.like(out, xv)
 
 
 def nvfp4_fused(xv: torch.Tensor, x: torch.Tensor, fmt: BlockFormat) -> torch.Tensor | None:
@@ -65,7 +65,7 @@ def nvfp4_fused(xv: torch.Tensor, x: torch.Tensor, fmt: BlockFormat) -> torch.Te
     kernels.nvfp4(xc.numpy(), out.numpy(), np.float32(s_t), np.float32(el.max),
                   kernels.grid_params(sc.man_bits, sc.emin, sc.max),
                   kernels.grid_params(el.man_bits, el.emin, el.max))
-    return out
+    return kernels.like(out, xv)
 
 
 def mx_scale(amax: torch.Tensor, fmt: BlockFormat) -> torch.Tensor:

@@ -96,7 +96,7 @@ def round_grid(x: torch.Tensor, man_bits: int, emin: int, mx: float) -> torch.Te
     kernels.round_grid(xc.view(torch.int32).reshape(-1).numpy(),
                        out.view(torch.int32).reshape(-1).numpy(),
                        *kernels.grid_params(man_bits, emin, mx))
-    return out
+    return kernels.like(out, x)
 
 
 def lut_fits(fmt: FloatFormat) -> bool:

@@ -43,6 +43,18 @@ def _rne(b, m_bits, emin, mx_bits, sub_up, sub_down, sub_lim):
     return np.int32((b & _SIGN) | np.int32(mag))
 
 
+def like(out, x):
+    """``out`` (contiguous) in the memory layout of ``x``: torch's elementwise ops keep the
+    input's strides, and later matmuls sum in an order that depends on them, so the fused paths
+    return what the unfused ones would (one extra copy, only for non-contiguous inputs)."""
+    if out.stride() == x.stride():
+        return out
+    import torch
+
+    r = torch.empty_like(x)
+    return r.copy_(out)
+
+
 def grid_params(man_bits: int, emin: int, mx: float):
     """Kernel parameters ``(M, emin, mx_bits, sub_up, sub_down, sub_lim)`` of a float grid."""
     mx_bits = int(np.array(mx, dtype=np.float32).view(np.int32))
@@ -155,3 +167,44 @@ def nvfp4(x, out, s_t, emax_div, sb_params, el_params):
             e = np.int32(_rne(np.float32(y).view(np.int32), m2, e2, mx2, up2, dn2,
                               lim2)).view(np.float32)
             out[r, j] = (e * s_b) * s_t
+
+
+@numba.njit(parallel=True, cache=True)
+def int_scaled(x, out, affine, den, cmin, cmax):
+    """Absmax (``s = max(-min, max) / den``) or affine (``s = (max - min) / den``, ``b = min``)
+    integer fake quantization per row of ``x`` (float32 ``(n_groups, group)``), nearest-even:
+    ``out = clamp(rint((x - b) / s), cmin, cmax) · s (+ b)``. The statistics are over the row,
+    or, when it holds a NaN / ±Inf, over the row with those replaced by 0; ``s <= 0`` becomes 1."""
+    for r in numba.prange(x.shape[0]):
+        row = x[r]
+        lo = np.float32(np.inf)
+        hi = np.float32(-np.inf)
+        bad = False
+        for j in range(row.shape[0]):
+            v = row[j]
+            if not (abs(v) <= np.float32(3.4028234663852886e38)):
+                bad = True
+            else:
+                if v < lo:
+                    lo = v
+                if v > hi:
+                    hi = v
+        if bad:
+            lo = min(lo, np.float32(0.0))
+            hi = max(hi, np.float32(0.0))
+        if affine:
+            s = np.float32(hi - lo) / den
+            b = lo
+        else:
+            s = max(-lo, hi) / den
+            b = np.float32(0.0)
+        if not (s > 0):
+            s = np.float32(1.0)
+        for j in range(row.shape[0]):
+            f = (row[j] - b) / s if affine else row[j] / s
+            c = np.float32(np.rint(f))
+            if c < cmin:
+                c = cmin
+            elif c > cmax:
+                c = cmax
+            out[r, j] = c * s + b if affine else c * s

@@ -208,6 +208,29 @@ def _blocks(xv, x, fmt: BlockFormat):
     return mx_elements(xv, scale, fmt), scale, None
 
 
+def _int_fused(xv, q: QuantSpec):
+    """Nearest-even absmax / affine integer fake quantization of a float32 CPU grouped view in
+    one pass (:func:`bitscale.formats.kernels.int_scaled`, the operations of :func:`_int_scale`,
+    :func:`_int_codes` and the product); None where it does not apply (mean-scaled binary /
+    ternary, wide integers whose code range float32 does not hold exactly, other dtypes)."""
+    fmt = q.format
+    if (not isinstance(fmt, IntFormat) or xv.dtype != torch.float32
+            or xv.device.type != "cpu" or fmt.bits > 16
+            or (not q.affine and fmt.kind in ("binary", "ternary"))):
+        return None
+    import numpy as np
+
+    from bitscale.formats import kernels
+
+    den = fmt.levels - 1 if q.affine else fmt.qmax
+    lo, hi = int_range(fmt, q.affine)
+    xc = xv.detach().contiguous()
+    out = torch.empty_like(xc)
+    kernels.int_scaled(xc.numpy(), out.numpy(), bool(q.affine), np.float32(den), np.float32(lo),
+                       np.float32(hi))
+    return kernels.like(out, xv)
+
+
 def _blocks_fused(xv, x, fmt: BlockFormat):
     """Decoded block-format values in one pass where a fused kernel applies, else None."""
     return nvfp4_fused(xv, x, fmt) if fmt.tensor_scale else mx_fused(xv, fmt)
@@ -260,6 +283,8 @@ def _quantize(x, q: QuantSpec, axis, rounding, generator):
         y = e * s.to(xv.dtype)
         if s_t is not None:
             y = y * s_t.to(xv.dtype)
+    elif not q.mse and rounding == "nearest" and (y := _int_fused(xv, q)) is not None:
+        pass
     elif q.mse:
         y = _fq_mse(xv, q, rounding, generator)[0]
     else:
