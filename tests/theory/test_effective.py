@@ -57,3 +57,22 @@ def test_additive_holds_the_model_size_near_eps_to_the_minus_one_over_a(dichotom
     assert add.m_eff[-1] / add.m_eff[-2] < 1.15
     # ... while the multiplicative M_eff keeps growing with M.
     assert mul.m_eff[-1] / mul.m_eff[-2] > 1.8
+
+
+def test_reference_step_and_e_add_identification():
+    """``same-step`` compares at the quantized step; ``tuned`` at full precision's own step, so
+    the step additive noise forces down counts as lost data. The multiplicative E_add is pinned
+    by the grid (small standard error)."""
+    p = Problem(a=2.0, M=128, d=1280, lr=0.25)
+    M, N = [32, 64, 128], [256, 1024, 4096, 16384]
+    add = Quantization(data=Noise("additive", 0.01))
+    tuned = effective_sizes(p, add, M, N)
+    same = effective_sizes(p, add, M, N, reference="same-step")
+    assert tuned.reference_lr == 0.25 and same.reference_lr == pytest.approx(same.lr[0])
+    assert same.lr[0] < 0.25
+    assert tuned.n_ratio[0] < same.n_ratio[0]
+    mul = effective_sizes(p, Quantization(data=Noise("multiplicative", 0.1)), M, N)
+    assert 0 < mul.e_add_se < 0.2 * mul.e_add
+    assert [sp.m_kept for sp in mul.split] == M
+    with pytest.raises(ValueError, match="reference"):
+        effective_sizes(p, add, M, N, reference="best")

@@ -66,3 +66,22 @@ def test_bad_configs_say_what_to_fix(tmp_path):
         ExperimentConfig.from_dict({"grid": {"M": [8], "N": [16, 32]}, "problem": {"lr": 5.0},
                                     "settings": [{"scheme": "additive", "place": "data",
                                                   "eps": [0.1]}]})
+
+
+def test_settings_by_bits_and_readouts_in_the_problem_table():
+    from bitscale.theory.bits import eps_from_bits
+
+    cfg = ExperimentConfig.from_dict({
+        "grid": {"M": [8, 16], "N": [16, 32]},
+        "problem": {"iterate": "tail", "test": "quantized"},
+        "fit": {"reference": "same-step"},
+        "settings": [{"scheme": "additive", "place": "data", "bits": [4, 8], "scale": 2.0},
+                     {"scheme": "multiplicative", "place": "grad", "bits": [2]}]})
+    assert cfg.settings[0].eps == (eps_from_bits("additive", 4, scale=2.0),
+                                   eps_from_bits("additive", 8, scale=2.0))
+    assert cfg.settings[1].eps == (eps_from_bits("multiplicative", 2),)
+    assert (cfg.problem.iterate, cfg.problem.test, cfg.reference) == ("tail", "quantized",
+                                                                      "same-step")
+    with pytest.raises(ValueError, match="not both"):
+        ExperimentConfig.from_dict({"grid": {"M": [8], "N": [16, 32]}, "settings": [
+            {"scheme": "additive", "place": "data", "eps": [0.1], "bits": [4]}]})

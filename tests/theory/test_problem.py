@@ -30,6 +30,8 @@ def test_diverging_step_is_rejected_with_the_fix():
     ({"batch": 0}, "positive integer"),
     ({"schedule": "cosine"}, "constant"),
     ({"b": -1.0}, "prior exponent"),
+    ({"iterate": "best"}, "last iterate"),
+    ({"test": "noisy"}, "inference"),
 ])
 def test_problem_rejects_bad_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -74,3 +76,26 @@ def test_geometric_schedule_halves_over_log2_phases(steps):
     assert levels.size <= phases
     assert np.all(g[:length] == 0.3)
     assert np.array_equal(step_sizes(0.3, "constant", steps), np.full(steps, 0.3))
+
+
+def test_noise_by_bits():
+    """Bits derive eps through bitscale.theory.bits (stochastic rounding)."""
+    from bitscale.theory.bits import eps_from_bits
+
+    n = Noise("additive", bits=8, scale=4.0)
+    assert n.eps == pytest.approx((4.0 / 127) ** 2 / 6, rel=1e-12)
+    assert n.eps == eps_from_bits("additive", 8, scale=4.0)
+    assert Noise.parse("additive:8bit:scale=4") == n
+    assert "8bit" in n.label
+    m = Noise.parse("multiplicative:3bit")
+    assert m.eps == eps_from_bits("multiplicative", 3)
+    # The elementwise model has the same per-coordinate eps as the per-vector one.
+    assert Noise("multiplicative-elementwise", bits=3).eps == m.eps
+    with pytest.raises(ValueError, match="not both"):
+        Noise("additive", 0.1, bits=4)
+    with pytest.raises(ValueError, match="bits >= 2"):
+        Noise.parse("additive:1bit")
+    with pytest.raises(ValueError, match="drop bits"):
+        Noise("format", spec="int8:channel", bits=8)
+    with pytest.raises(ValueError, match="bit\\[:scale=S\\]"):
+        Noise.parse("additive:4bit:range=2")

@@ -15,8 +15,10 @@ of ``ξ²`` on ``u²`` over the samples: the noise power where the data lives; r
 would let the few tiny-|u| samples that flush to 0 dominate). ``mean_k ξ²`` is the conditional second moment: the conditional variance plus the
 squared conditional bias, which is negligible for nearest rounding. Expected values: a float ExMy
 in its normal range has ``ξ`` uniform on a step ``2^(e-M)`` for ``u`` in ``[2^e, 2^(e+1))``, so
-``ε_mul`` lies between ``2^(-2M)/48`` and ``2^(-2M)/12`` (near the latter for data spread over
-binades; 0.92 · 2^(-2M)/12 for log-uniform data); an integer grid of step ``Δ`` gives
+``ε_mul`` lies between ``2^(-2M)/48`` and ``2^(-2M)/12``; for data log-uniform over whole
+binades it is ``(2 ln 2 / 3) · 2^(-2M)/12 ≈ 0.462 · 2^(-2M)/12`` (``E[u^2]`` over a binade
+``[1, 2)`` is ``3 / (2 ln 2)``; stochastic rounding doubles it, see :mod:`bitscale.theory.bits`);
+an integer grid of step ``Δ`` gives
 ``ε_add ≈ Δ² / 12`` (magnitudes below ``Δ/2`` round to 0, an error of ``-u``, which the fit sees as
 a small multiplicative part).
 """

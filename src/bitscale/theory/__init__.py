@@ -9,15 +9,18 @@ real format of :mod:`bitscale.formats` with stochastic rounding.
 Public API
 ----------
 Problem, Noise, Quantization, FULL_PRECISION
-    Frozen, validated configs (:mod:`.problem`).
-exact_risk(problem, quant, n_grid) -> RiskCurve; plateau(instance, problem, quant) -> float
+    Frozen, validated configs (:mod:`.problem`). ``Problem.iterate`` picks the last iterate, the
+    average or the tail average; ``Problem.test`` a clean or quantized-inference test risk;
+    ``Noise`` takes ``eps`` or ``bits`` (:mod:`.bits`: the eps of a stochastically rounded grid).
+exact_risk(problem, quant, n_grid) -> RiskCurve; plateau(instance, problem, quant) -> float;
+plateau_split(instance, problem, quant) -> PlateauSplit
     Expected excess risk from the moment recursion in Sigma's eigenbasis, O(M) per step, numba
     (:mod:`.exact`; every quantizer's terms are derived in its docstring). Commuting noise only.
 montecarlo_risk(problem, quant, n_grid, seeds=...) -> RiskCurve
     SGD simulated over many seeds at once, float64, any noise model (:mod:`.montecarlo`).
 effective_sizes(problem, quant, M_grid, N_grid) -> EffectiveSizes
-    Fit ``R_q(M, N) ~ R_fp(M_eff, N_eff) + E_add`` with ``E_add`` shared by the grid
-    (:mod:`.effective`).
+    Fit ``R_q(M, N) ~ R_fp(M_eff, N_eff) + E_add`` with ``E_add`` shared by the grid, its
+    standard error, and the analytic plateau split per ``M`` (:mod:`.effective`).
 validate() -> list[ValidationCase]
     Exact vs Monte Carlo on places x schemes x schedules (:mod:`.validate`).
 run_experiment(config, out_dir, progress=True) -> ExperimentSummary
@@ -39,7 +42,8 @@ Example
 
 from bitscale.theory.curves import RiskCurve
 from bitscale.theory.effective import EffectiveSizes, effective_sizes
-from bitscale.theory.exact import effective_trace, exact_risk, plateau
+from bitscale.theory.bits import bits_from_eps, eps_from_bits
+from bitscale.theory.exact import PlateauSplit, effective_trace, exact_risk, plateau, plateau_split
 from bitscale.theory.experiment import (
     EffectiveRow,
     ExperimentConfig,
@@ -54,7 +58,8 @@ from bitscale.theory.validate import ValidationCase, validate
 
 __all__ = [
     "FULL_PRECISION", "PLACES", "EffectiveRow", "EffectiveSizes", "ExperimentConfig",
-    "ExperimentSummary", "FormatRow", "Instance", "Noise", "Problem", "Quantization", "RiskCurve",
-    "ValidationCase", "effective_sizes", "effective_trace", "exact_risk", "instance",
-    "montecarlo_risk", "plateau", "run_experiment", "validate",
+    "ExperimentSummary", "FormatRow", "Instance", "Noise", "PlateauSplit", "Problem",
+    "Quantization", "RiskCurve", "ValidationCase", "bits_from_eps", "effective_sizes",
+    "effective_trace", "eps_from_bits", "exact_risk", "instance", "montecarlo_risk", "plateau",
+    "plateau_split", "run_experiment", "validate",
 ]

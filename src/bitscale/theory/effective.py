@@ -18,10 +18,22 @@ multiplicative plateau keeps falling with ``M`` by the full-precision approximat
 constant (``M_eff = M``), while the additive plateau stops falling once ``M`` passes
 ``eps^(-1/a)`` (``M_eff`` saturates).
 
-Step size: a setting whose noise raises the effective trace (:func:`~bitscale.theory.exact.
-effective_trace`, e.g. additive data noise adds ``M eps``) runs at the same fraction of its own
-stability limit as the full-precision problem, ``lr_q = min(lr, lr * tr(Sigma) / tr_eff)``: the
-step a practitioner would tune to; the slower learning shows up in ``N_eff``.
+Step size (``reference``): a setting whose noise raises the effective trace
+(:func:`~bitscale.theory.exact.effective_trace`, e.g. additive data noise adds ``M eps``) must run
+at a smaller step; the whole ``M`` grid runs at one step, the largest every ``M`` of the grid runs
+stably at (``min_M lr * tr(Sigma) / tr_eff``, capped at ``lr``). ``reference="tuned"`` (default)
+compares with the full-precision surface at its own step ``lr``, the comparison a practitioner
+makes, so the step the noise forces down shows up in ``N_eff``; ``reference="same-step"`` runs the
+full-precision surface at the quantized step too, isolating what the noise does at a fixed step.
+
+Identifiability. ``E_add`` is pinned by the grid only where ``R_q`` falls with ``M`` unlike any
+``R_fp(M_eff, .)``: multiplicative noise (``M_eff = M``, plateau shifted by a constant) pins it
+well, but additive data noise with every ``M`` above ``eps^(-1/a)`` lets ``E_add`` trade
+against ``M_eff`` on the plateau. The fit therefore reports a Gauss-Newton standard error of
+``E_add`` (``e_add_se``; large means not identified), and, per ``M``, the analytic split of the
+``N -> infinity`` plateau (:func:`~bitscale.theory.exact.plateau_split`): directions kept
+(learned to at least half their value: the spectral ``M_eff``) and the error on kept directions
+(the spectral ``E_add``), which needs no fit.
 """
 
 from __future__ import annotations
@@ -33,7 +45,7 @@ import numpy as np
 from scipy.interpolate import RegularGridInterpolator
 from scipy.optimize import least_squares
 
-from bitscale.theory.exact import coefficients, exact_risk
+from bitscale.theory.exact import PlateauSplit, coefficients, exact_risk, plateau_split
 from bitscale.theory.problem import FULL_PRECISION, Problem, Quantization
 from bitscale.theory.sketch import instance
 
@@ -63,6 +75,14 @@ class EffectiveSizes:
         Largest absolute log residual.
     lr : ndarray, shape (I,)
         Step used per ``M``.
+    e_add_se : float
+        Gauss-Newton standard error of ``E_add`` (``inf`` when the grid does not identify it).
+    reference : str
+        ``"tuned"`` or ``"same-step"`` (module docstring).
+    reference_lr : float
+        Step of the full-precision surface.
+    split : tuple of PlateauSplit
+        Per ``M``: the analytic plateau split (``m_kept``, ``shrink``, ``lost``).
     """
 
     quant: Quantization
@@ -76,13 +96,20 @@ class EffectiveSizes:
     rms_log: float
     max_log: float
     lr: np.ndarray
+    e_add_se: float = float("nan")
+    reference: str = "tuned"
+    reference_lr: float = float("nan")
+    split: tuple[PlateauSplit, ...] = ()
 
     def rows(self) -> list[dict]:
-        """One dict per ``M``: M, M_eff, M_eff/M, N_eff/N (geometric mean over N), E_add, fit."""
+        """One dict per ``M``: M, M_eff, M_eff/M, N_eff/N (geometric mean over N), E_add and its
+        standard error, fit quality, and the plateau split (M_kept, E_shrink, E_lost)."""
         ratio = float(np.exp(np.mean(np.log(self.n_ratio))))
         return [{"M": int(m), "M_eff": float(me), "M_eff/M": float(me / m),
-                 "N_eff/N": ratio, "E_add": self.e_add, "rms_log": self.rms_log,
-                 "max_log": self.max_log} for m, me in zip(self.M, self.m_eff)]
+                 "N_eff/N": ratio, "E_add": self.e_add, "E_add_se": self.e_add_se,
+                 "rms_log": self.rms_log, "max_log": self.max_log, "M_kept": sp.m_kept,
+                 "E_shrink": sp.shrink + sp.inference, "E_lost": sp.lost}
+                for m, me, sp in zip(self.M, self.m_eff, self.split)]
 
 
 def quantized_lr(problem: Problem, quant: Quantization, inst=None) -> float:
@@ -130,7 +157,7 @@ def fp_surface(problem: Problem, m_max: int, n_min: int, n_max: int) -> Surface:
 
 
 def effective_sizes(problem: Problem, quant: Quantization, M_grid, N_grid, *,
-                    n_eff: str = "ratio") -> EffectiveSizes:
+                    n_eff: str = "ratio", reference: str = "tuned") -> EffectiveSizes:
     """Fit ``R_q(M, N) ~ R_fp(M_eff(M), rho N) + E_add`` (see the module docstring).
 
     Parameters
@@ -144,9 +171,20 @@ def effective_sizes(problem: Problem, quant: Quantization, M_grid, N_grid, *,
     n_eff : {"ratio", "per-n"}
         ``ratio``: ``N_eff = rho N`` with one ``rho`` for the grid; ``per-n``: one
         ``N_eff(N_j) <= N_j`` per sample count (theory.md allows both).
+    reference : {"tuned", "same-step"}
+        Step of the full-precision surface: its own ``problem.lr`` (``tuned``) or the quantized
+        grid's step (``same-step``); see the module docstring.
+
+    Returns
+    -------
+    EffectiveSizes
+        The fit, its quality and ``E_add``'s standard error, and the per-``M`` plateau split.
     """
     if n_eff not in ("ratio", "per-n"):
         raise ValueError(f"n_eff = {n_eff!r}: expected 'ratio' or 'per-n'.")
+    if reference not in ("tuned", "same-step"):
+        raise ValueError(f"reference = {reference!r}: expected 'tuned' (full precision at its "
+                         "own step) or 'same-step' (at the quantized step).")
     M = np.asarray(M_grid, dtype=np.int64)
     N = np.asarray(N_grid, dtype=np.int64)
     if M.size < 1 or N.size < 2 or np.any(np.diff(M) <= 0) or M[-1] > problem.d:
@@ -155,10 +193,10 @@ def effective_sizes(problem: Problem, quant: Quantization, M_grid, N_grid, *,
     risk_q = np.empty((M.size, N.size))
     lrs = np.empty(M.size)
     insts = [instance(problem.a, int(m), problem.d, problem.b, problem.seed) for m in M]
-    # One step for the whole M grid: the largest that every M of the grid runs stably at; the
-    # full-precision surface runs at the same step, so N_eff measures the noise, not the step.
+    # One step for the whole M grid: the largest that every M of the grid runs stably at.
     lrs[:] = min(quantized_lr(problem.with_(M=int(m)), quant, inst) for m, inst in zip(M, insts))
-    surface = fp_surface(problem.with_(M=int(M[-1]), lr=float(lrs[0])), int(M[-1]), int(N[0]),
+    ref_lr = problem.lr if reference == "tuned" else float(lrs[0])
+    surface = fp_surface(problem.with_(M=int(M[-1]), lr=ref_lr), int(M[-1]), int(N[0]),
                          int(N[-1]))
     for i, (m, inst) in enumerate(zip(M, insts)):
         risk_q[i] = exact_risk(problem.with_(M=int(m)), quant, N, lr=lrs[i], inst=inst).risk
@@ -187,8 +225,28 @@ def effective_sizes(problem: Problem, quant: Quantization, M_grid, N_grid, *,
         if best is None or fit.cost < best.cost:
             best = fit
     r = resid(best.x)
+    split = tuple(plateau_split(inst, problem.with_(M=int(m)), quant) for m, inst in zip(M, insts))
     return EffectiveSizes(quant=quant, M=M, N=N, m_eff=np.exp(best.x[:I]),
                           n_ratio=np.broadcast_to(np.exp(best.x[I:I + J]), N.shape).copy(),
                           e_add=float(best.x[I + J]),
                           risk_q=risk_q, risk_fit=model(best.x), rms_log=float(np.sqrt(np.mean(r**2))),
-                          max_log=float(np.max(np.abs(r))), lr=lrs)
+                          max_log=float(np.max(np.abs(r))), lr=lrs,
+                          e_add_se=_last_param_se(best.jac, r), reference=reference,
+                          reference_lr=float(ref_lr), split=split)
+
+
+def _last_param_se(jac: np.ndarray, resid: np.ndarray) -> float:
+    """Gauss-Newton standard error of the last parameter (``E_add``).
+
+    ``Cov = s^2 (J^T J)^+`` with ``s^2 = |r|^2 / (n - p)``. A direction of ``J^T J`` whose
+    eigenvalue is below ``1e-10`` of the largest is a trade-off the grid cannot resolve: if
+    ``E_add`` moves along it, the error is infinite.
+    """
+    n, p = jac.shape
+    s2 = float(resid @ resid) / max(n - p, 1)
+    w, V = np.linalg.eigh(jac.T @ jac)
+    small = w < 1e-10 * w.max()
+    if np.any(np.abs(V[-1, small]) > 1e-3):
+        return float("inf")
+    var = float(np.sum(V[-1, ~small] ** 2 / w[~small])) * s2
+    return float(np.sqrt(var))

@@ -52,6 +52,31 @@ Clean test risk: ``E R(v) - sigma^2 = sum_k mu_k (A_k - 2 C_k + q_k) + E[Approx]
 quantization this is theory.md's ``p_k <- (1 - gamma mu_k)^2 p_k + (gamma^2/B)(mu_k^2 p_k +
 mu_k sum_j mu_j p_j + mu_k s^2)`` for ``p_k = A_k - 2 C_k + q_k``. Averaging over ``w*`` is exact
 because every term is linear in ``w* w*^T``. Cost: O(M) per step, no sampling.
+
+**Quantized inference** (``Problem.test = "quantized"``): the prediction is
+``a^ = Q_a(<Q_p(v), Q_d(z)>)`` on a fresh test pair. The quantizers are unbiased and independent
+of ``(z, r)``, so ``E(y - a^)^2 = E(y - <v, z>)^2 + E(a^ - <v, z>)^2`` and, with
+``Sigma^ = E[z^ z^^T] = m2 Sigma_b`` (eigenvalues ``mu^_k = m2 mu_b,k``),
+``E[a^^2 | v] = kappa_a (kappa_p v^T Sigma^ v + eta_p tr Sigma^) + eta_a``::
+
+    R_quantized = R_clean + sum_k (kappa_a kappa_p mu^_k - mu_k) A_k
+                  + kappa_a eta_p sum_k mu^_k + eta_a.
+
+**Iterate averaging** (``Problem.iterate``): the predictor is ``vbar = (1/K) sum_{t in W} v_t``
+over a window ``W = {t0+1, …, T}`` (``t0 = 0``: all iterates; ``t0 = T - ceil(T/2)``: the tail).
+The mean step is diagonal, ``E[v_{t+1,k} | F_t] = c_t,k v_t,k + gamma_t mu_b,k tau_k v*_k`` with
+``c_t,k = 1 - gamma_t m2 mu_b,k``, so ``e_t = v_t - f`` around the fixed point
+``f_k = r_k v*_k`` (``r_k = tau_k / m2``) obeys ``E[e_t | F_s] = P(s, t) e_s``,
+``P(s, t) = prod_{u=s}^{t-1} c_u``, and ``E[e_s e_t] = P(s, t) E[e_s^2]`` for ``s < t``. Three
+running sums per direction carry everything: ``W = sum_t E e_t^2``, ``X = sum_t U_t`` with
+``U_t = sum_{s<t, s in W} P(s, t) E e_s^2`` (forward update ``U_{t+1} = c_t (U_t + E e_t^2)``), and
+``Y = sum_t E[e_t v*]`` (``E e_t^2 = A - 2 r C + r^2 q``, ``E[e_t v*] = C - r q``). Then, with
+``delta = r - 1``::
+
+    E[(vbar_k - v*_k)^2] = (W + 2 X) / K^2 + 2 delta Y / K + delta^2 q,
+    E[vbar_k^2]          = (W + 2 X) / K^2 + 2 r Y / K + r^2 q,
+
+still O(M) per step (the second line feeds the quantized-inference term).
 """
 
 from __future__ import annotations
@@ -78,7 +103,8 @@ class Coefficients:
     """The per-eigendirection coefficients of the recursion (see the module docstring).
 
     ``E[g g^T]_kk = g0 + gA A + gC C + mu_b (cv T_v + cx T_x)``; ``mu`` clean eigenvalues,
-    ``mu_b`` base eigenvalues, ``tau`` target shrinkage, ``q`` prior moments.
+    ``mu_b`` base eigenvalues, ``tau`` target shrinkage, ``q`` prior moments; ``inf`` and ``inf0``
+    the quantized-inference term ``sum_k inf_k A_k + inf0`` (zero for clean tests).
     """
 
     mu: np.ndarray
@@ -95,6 +121,8 @@ class Coefficients:
     eta_w: float
     approx: float
     trace_eff: float
+    inf: np.ndarray
+    inf0: float
 
 
 def _factors(quant: Quantization, place: str) -> tuple[float, float]:
@@ -137,9 +165,14 @@ def coefficients(inst: Instance, problem: Problem, quant: Quantization) -> Coeff
     cv = ko * ka * m4 * kp / B
     cx = -2 * ko * m3 / B
     amp = ko * ka * kp * kw * m4 / m2
+    if problem.test == "quantized":
+        mu_hat = m2 * mu_b
+        inf, inf0 = ka * kp * mu_hat - mu, float(ka * ep * mu_hat.sum() + ea)
+    else:
+        inf, inf0 = np.zeros_like(mu), 0.0
     return Coefficients(mu=mu, mu_b=mu_b, tau=tau, q=q, g0=g0, gA=gA, gC=gC, cv=cv, cx=cx,
                         m2=m2, kappa_w=kw, eta_w=ew, approx=inst.approx,
-                        trace_eff=amp * tr_b)
+                        trace_eff=amp * tr_b, inf=inf, inf0=inf0)
 
 
 def effective_trace(inst: Instance, problem: Problem, quant: Quantization) -> float:
@@ -151,37 +184,68 @@ def effective_trace(inst: Instance, problem: Problem, quant: Quantization) -> fl
     return coefficients(inst, problem, quant).trace_eff
 
 
-def _recursion_numpy(c: Coefficients, gammas: np.ndarray, record: np.ndarray) -> np.ndarray:
-    """Reference implementation: the recursion, vectorised over k, one Python step at a time."""
+def _window_risk(c: Coefficients, W: np.ndarray, X: np.ndarray, Y: np.ndarray, K: int) -> float:
+    """Risk of the averaged iterate from the window sums (module docstring)."""
+    r = c.tau / c.m2
+    ebar2 = (W + 2.0 * X) / K**2
+    clean = c.approx + float(np.dot(c.mu, ebar2 + 2.0 * (r - 1.0) * Y / K + (r - 1.0) ** 2 * c.q))
+    vbar2 = ebar2 + 2.0 * r * Y / K + r**2 * c.q
+    return clean + float(np.dot(c.inf, vbar2)) + c.inf0
+
+
+def _recursion_numpy(c: Coefficients, gammas: np.ndarray, record: np.ndarray,
+                     t0: int = -1) -> np.ndarray:
+    """Reference implementation: the recursion, vectorised over k, one Python step at a time.
+
+    ``t0 < 0``: last iterate, risk at each step count in ``record``; ``t0 >= 0``: the average of
+    iterates ``t0+1 … T`` (``T = len(gammas)``, ``record`` ignored), one risk.
+    """
     A = np.zeros_like(c.mu)
     C = np.zeros_like(c.mu)
+    r = c.tau / c.m2
+    W, X, Y, U = (np.zeros_like(c.mu) for _ in range(4))
     out = np.empty(record.shape[0])
     j = 0
     for t, g in enumerate(gammas):
+        if 0 <= t0 < t:
+            U = (1.0 - g * c.m2 * c.mu_b) * (U + A - 2 * r * C + r * r * c.q)
         t_v = float(np.dot(c.mu_b, A))
         t_x = float(np.dot(c.mu_b * c.tau, C))
         gg = c.g0 + c.gA * A + c.gC * C + c.mu_b * (c.cv * t_v + c.cx * t_x)
         A_new = c.kappa_w * (A + 2 * g * c.mu_b * (c.tau * C - c.m2 * A) + g * g * gg) + c.eta_w
         C = C + g * c.mu_b * (c.tau * c.q - c.m2 * C)
         A = A_new
-        while j < record.shape[0] and record[j] == t + 1:
-            out[j] = c.approx + float(np.dot(c.mu, A - 2 * C + c.q))
+        if 0 <= t0 <= t:
+            W += A - 2 * r * C + r * r * c.q
+            X += U
+            Y += C - r * c.q
+        while t0 < 0 and j < record.shape[0] and record[j] == t + 1:
+            out[j] = (c.approx + float(np.dot(c.mu, A - 2 * C + c.q)) + float(np.dot(c.inf, A))
+                      + c.inf0)
             j += 1
+    if t0 >= 0:
+        return np.array([_window_risk(c, W, X, Y, gammas.shape[0] - t0)])
     return out
 
 
 if _HAVE_NUMBA:
 
     @numba.njit(cache=True, fastmath=True, nogil=True)
-    def _kernel(mu, mu_b, tau, q, g0, gA, gC, cv, cx, m2, kw, ew, approx, gammas, record,
-                out):  # pragma: no cover - compiled
+    def _kernel(mu, mu_b, tau, q, g0, gA, gC, cv, cx, m2, kw, ew, approx, inf, inf0, gammas,
+                record, out, t0, W, X, Y):  # pragma: no cover - compiled
         # Eight arrays streamed per step (A, C, g0, gA, gC, mu_b*tau, mu_b*tau*q, mu_b): the loop
-        # is bound by cache bandwidth, so everything else is folded into per-step scalars.
+        # is bound by cache bandwidth, so everything else is folded into per-step scalars. With
+        # t0 >= 0 it also carries the window sums W, X, Y and the propagated U of the averaged
+        # read-out (module docstring, "Iterate averaging"); the branch is loop-invariant per step.
         M = mu.shape[0]
         A = np.zeros(M)
         C = np.zeros(M)
+        U = np.zeros(M)
         mt = mu_b * tau
         mtq = mt * q
+        r = tau / m2
+        rq = r * q
+        r2q = r * rq
         t_v = 0.0
         t_x = 0.0
         j = 0
@@ -191,6 +255,10 @@ if _HAVE_NUMBA:
             g2m2 = 2.0 * g * m2
             n_v = 0.0
             n_x = 0.0
+            window = 0 <= t0 <= t
+            if 0 <= t0 < t:
+                for k in range(M):
+                    U[k] = (1.0 - g * m2 * mu_b[k]) * (U[k] + A[k] - 2.0 * r[k] * C[k] + r2q[k])
             for k in range(M):
                 a = A[k]
                 c = C[k]
@@ -204,22 +272,45 @@ if _HAVE_NUMBA:
                 n_x += mt[k] * cn
             t_v = n_v
             t_x = n_x
-            while j < record.shape[0] and record[j] == t + 1:
-                s = approx
+            if window:
                 for k in range(M):
-                    s += mu[k] * (A[k] - 2.0 * C[k] + q[k])
+                    W[k] += A[k] - 2.0 * r[k] * C[k] + r2q[k]
+                    X[k] += U[k]
+                    Y[k] += C[k] - rq[k]
+            while t0 < 0 and j < record.shape[0] and record[j] == t + 1:
+                s = approx + inf0
+                for k in range(M):
+                    s += mu[k] * (A[k] - 2.0 * C[k] + q[k]) + inf[k] * A[k]
                 out[j] = s
                 j += 1
         return out
 
 
-def _recursion(c: Coefficients, gammas: np.ndarray, record: np.ndarray, backend: str
-               ) -> np.ndarray:
+def _recursion(c: Coefficients, gammas: np.ndarray, record: np.ndarray, backend: str,
+               t0: int = -1) -> np.ndarray:
+    """Risk at each step count of ``record`` (last iterate, ``t0 < 0``) or of the average of
+    iterates ``t0+1 … T`` (``t0 >= 0``, one value)."""
     if backend == "numpy" or not _HAVE_NUMBA:
-        return _recursion_numpy(c, gammas, record)
+        return _recursion_numpy(c, gammas, record, t0)
+    W, X, Y = np.zeros_like(c.mu), np.zeros_like(c.mu), np.zeros_like(c.mu)
     out = np.empty(record.shape[0])
-    return _kernel(c.mu, c.mu_b, c.tau, c.q, c.g0, c.gA, c.gC, c.cv, c.cx, c.m2, c.kappa_w,
-                   c.eta_w, c.approx, gammas, record.astype(np.int64), out)
+    _kernel(c.mu, c.mu_b, c.tau, c.q, c.g0, c.gA, c.gC, c.cv, c.cx, c.m2, c.kappa_w, c.eta_w,
+            c.approx, c.inf, c.inf0, gammas, record.astype(np.int64), out, int(t0), W, X, Y)
+    if t0 >= 0:
+        return np.array([_window_risk(c, W, X, Y, gammas.shape[0] - t0)])
+    return out
+
+
+def window_start(iterate: str, steps: int) -> int:
+    """First excluded iterate ``t0`` of the averaging window ``t0+1 … T`` (``-1``: last iterate).
+
+    ``average``: ``t0 = 0`` (all ``T`` iterates); ``tail``: ``t0 = T - ceil(T/2)``.
+    """
+    if iterate == "last":
+        return -1
+    if iterate == "average":
+        return 0
+    return steps - (steps + 1) // 2
 
 
 def check_n_grid(n_grid, batch: int) -> np.ndarray:
@@ -260,8 +351,10 @@ def exact_risk(problem: Problem, quant: Quantization, n_grid, *, lr: float | Non
     Returns
     -------
     RiskCurve
-        ``engine="exact"``, ``se`` zero. Constant schedule: one pass records every ``N``;
-        geometric schedule: one pass per ``N`` (the schedule depends on the horizon).
+        ``engine="exact"``, ``se`` zero. Constant schedule with the last iterate: one pass
+        records every ``N``; otherwise one pass per ``N`` (the geometric schedule and the
+        averaging window depend on the horizon). ``problem.iterate`` and ``problem.test`` select
+        the predictor and the test risk (module docstring).
     """
     n = check_n_grid(n_grid, problem.batch)
     if not quant.exact:
@@ -271,11 +364,12 @@ def exact_risk(problem: Problem, quant: Quantization, n_grid, *, lr: float | Non
     lr = problem.lr if lr is None else lr
     check_stable(lr, c.trace_eff, f"quantization {quant.label_text}")
     steps = n // problem.batch
-    if problem.schedule == "constant":
+    if problem.schedule == "constant" and problem.iterate == "last":
         risk = _recursion(c, step_sizes(lr, "constant", int(steps[-1])), steps, backend)
     else:
-        risk = np.array([_recursion(c, step_sizes(lr, problem.schedule, int(s)),
-                                    np.array([s]), backend)[0] for s in steps])
+        risk = np.array([_recursion(c, step_sizes(lr, problem.schedule, int(s)), np.array([s]),
+                                    backend, window_start(problem.iterate, int(s)))[0]
+                         for s in steps])
     return RiskCurve(engine="exact", n=n, risk=risk, se=np.zeros_like(risk), seeds=0, lr=lr)
 
 
@@ -288,7 +382,62 @@ def plateau(inst: Instance, problem: Problem, quant: Quantization) -> float:
     with ``tau_k = mu_k / (mu_k + eps)`` for additive data noise (the ridge solution on noisy
     features) and ``m2 = 1 + eps`` for multiplicative data noise (the target shrunk by
     ``1 / (1 + eps)``); noise at the other places leaves the fixed point at ``v*`` (only variance,
-    which a decaying step removes), so ``R_inf = E[Approx]`` there.
+    which a decaying step removes), so ``R_inf = E[Approx]`` there. With
+    ``problem.test == "quantized"`` the inference term at the fixed point is added,
+    ``sum_k inf_k (tau_k / m2)^2 q_k + inf0`` (module docstring).
     """
     c = coefficients(inst, problem, quant)
-    return float(c.approx + np.sum(c.mu * (1.0 - c.tau / c.m2) ** 2 * c.q))
+    r = c.tau / c.m2
+    return float(c.approx + np.sum(c.mu * (1.0 - r) ** 2 * c.q) + np.dot(c.inf, r**2 * c.q)
+                 + c.inf0)
+
+
+@dataclass(frozen=True)
+class PlateauSplit:
+    """The ``N -> infinity`` risk split direction by direction (:func:`plateau_split`).
+
+    Attributes
+    ----------
+    risk : float
+        ``R_inf`` of :func:`plateau` (``= approx + shrink + lost + inference``).
+    approx : float
+        ``E[Approx(M)]``, the sketch's own error.
+    m_kept : int
+        Directions the learner keeps, ``r_k = tau_k / m2 >= 1/2`` (it recovers at least half of
+        ``v*_k``): the spectral effective model size. Additive data noise keeps ``mu_k >= eps``;
+        multiplicative keeps every direction for ``eps <= 1``.
+    shrink : float
+        ``sum_{kept} mu_k (1 - r_k)^2 q_k``: the error on kept directions, an additive error that
+        does not fall with ``M`` once the kept set is full.
+    lost : float
+        ``sum_{lost} mu_k (1 - r_k)^2 q_k``: the error on directions below the noise floor,
+        the part that behaves as a smaller model.
+    inference : float
+        The quantized-inference term at the fixed point (0 for a clean test).
+    """
+
+    risk: float
+    approx: float
+    m_kept: int
+    shrink: float
+    lost: float
+    inference: float
+
+
+def plateau_split(inst: Instance, problem: Problem, quant: Quantization) -> PlateauSplit:
+    """Split the plateau of :func:`plateau` into kept-direction shrinkage and lost directions.
+
+    At the fixed point each eigendirection ``k`` of ``Sigma`` is learned to the fraction
+    ``r_k = tau_k / m2`` of ``v*_k``, costing ``mu_k (1 - r_k)^2 q_k``. A direction is *kept* when
+    ``r_k >= 1/2``. This is an analytic counterpart of the fitted ``(M_eff, E_add)`` of
+    :mod:`bitscale.theory.effective`: ``m_kept`` plays ``M_eff`` and ``shrink`` (plus the
+    inference term) plays ``E_add``; unlike the fit it needs no grid and is always identified.
+    """
+    c = coefficients(inst, problem, quant)
+    r = c.tau / c.m2
+    err = c.mu * (1.0 - r) ** 2 * c.q
+    kept = r >= 0.5
+    inference = float(np.dot(c.inf, r**2 * c.q) + c.inf0)
+    shrink, lost = float(err[kept].sum()), float(err[~kept].sum())
+    return PlateauSplit(risk=c.approx + shrink + lost + inference, approx=float(c.approx),
+                        m_kept=int(kept.sum()), shrink=shrink, lost=lost, inference=inference)

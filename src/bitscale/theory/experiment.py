@@ -3,10 +3,10 @@
 A config has these tables (see ``experiments/default.toml``)::
 
     name = "dichotomy"
-    [problem]   a, d, b, sigma2, lr, schedule, batch, seed        (a Problem; M comes from grid)
+    [problem]   a, d, b, sigma2, lr, schedule, batch, seed, iterate, test   (a Problem; M from grid)
     [grid]      M = [...], N = [...]                              (the (M, N) grid of the sweep)
-    [[settings]] scheme, place, eps = [...]                       (one entry per scheme/place)
-    [fit]       n_eff = "ratio" | "per-n"                          (effective-size fit mode)
+    [[settings]] scheme, place, eps = [...] or bits = [...] (+ scale)  (one per scheme/place)
+    [fit]       n_eff = "ratio" | "per-n", reference = "tuned" | "same-step"   (effective-size fit)
     [formats]   place, specs = [...], M, N = [...], seeds, schedule, profile_samples   (optional)
     [overlay]   M, N = [...], seeds, cases = ["place:scheme:eps", ...]               (optional)
 
@@ -69,6 +69,17 @@ class SettingSweep:
             Noise(self.scheme, e)  # validates eps >= 0
 
 
+def _sweep_eps(entry: dict) -> tuple[float, ...]:
+    """A ``[[settings]]`` entry's eps list, given as ``eps = [...]`` or ``bits = [...]`` (with an
+    optional ``scale`` for additive integer grids, :mod:`bitscale.theory.bits`)."""
+    if "bits" in entry:
+        if "eps" in entry:
+            raise ValueError(f"settings entry {entry}: give eps or bits, not both.")
+        return tuple(Noise(entry["scheme"], bits=int(b), scale=float(entry.get("scale", 1.0))).eps
+                     for b in entry["bits"])
+    return tuple(float(e) for e in entry["eps"])
+
+
 @dataclass(frozen=True)
 class FormatsBlock:
     """``[formats]``: real formats by Monte Carlo at one model size."""
@@ -102,6 +113,7 @@ class ExperimentConfig:
     N: tuple[int, ...]
     settings: tuple[SettingSweep, ...]
     n_eff: str = "ratio"
+    reference: str = "tuned"
     formats: FormatsBlock | None = None
     overlay: OverlayBlock | None = None
 
@@ -113,7 +125,7 @@ class ExperimentConfig:
             M = tuple(int(m) for m in grid["M"])
             N = tuple(int(n) for n in grid["N"])
             problem = Problem(**{**data.get("problem", {}), "M": max(M)})
-            settings = tuple(SettingSweep(s["scheme"], s["place"], tuple(float(e) for e in s["eps"]))
+            settings = tuple(SettingSweep(s["scheme"], s["place"], _sweep_eps(s))
                              for s in data.get("settings", []))
         except KeyError as exc:
             raise ValueError(f"experiment config: missing key {exc}; expected [grid] M and N "
@@ -130,6 +142,7 @@ class ExperimentConfig:
         return cls(
             name=str(data.get("name", "experiment")), problem=problem, M=M, N=N,
             settings=settings, n_eff=str(fit.get("n_eff", "ratio")),
+            reference=str(fit.get("reference", "tuned")),
             formats=None if fmt is None else FormatsBlock(
                 specs=tuple(fmt["specs"]), place=fmt.get("place", "data"), M=int(fmt.get("M", 64)),
                 N=tuple(int(n) for n in fmt.get("N", (256, 1024, 4096))),
@@ -174,6 +187,10 @@ class EffectiveRow:
     rms_log: float
     max_log: float
     lr: float
+    E_add_se: float
+    M_kept: int
+    E_shrink: float
+    E_lost: float
 
 
 @dataclass(frozen=True)
@@ -294,7 +311,8 @@ def run_experiment(config: "str | Path | ExperimentConfig | None", out_dir: "str
         for sweep in cfg.settings:
             for eps in sweep.eps:
                 quant = Quantization.single(sweep.place, sweep.scheme, eps)
-                fit = effective_sizes(p, quant, cfg.M, cfg.N, n_eff=cfg.n_eff)
+                fit = effective_sizes(p, quant, cfg.M, cfg.N, n_eff=cfg.n_eff,
+                                      reference=cfg.reference)
                 fits.append((sweep, eps, fit))
                 for i, m in enumerate(fit.M):
                     rows += [{"engine": "exact", "M": int(m), "N": int(n), "scheme": sweep.scheme,
@@ -302,9 +320,12 @@ def run_experiment(config: "str | Path | ExperimentConfig | None", out_dir: "str
                               "lr": float(fit.lr[i]), "risk": float(r), "se": 0.0}
                              for n, r in zip(fit.N, fit.risk_q[i])]
                     r = fit.rows()[i]
-                    table.append(EffectiveRow(sweep.scheme, sweep.place, eps, int(m), r["M_eff"],
-                                              r["M_eff/M"], r["N_eff/N"], r["E_add"],
-                                              r["rms_log"], r["max_log"], float(fit.lr[i])))
+                    table.append(EffectiveRow(
+                        scheme=sweep.scheme, place=sweep.place, eps=eps, M=int(m),
+                        M_eff=r["M_eff"], M_eff_over_M=r["M_eff/M"], N_eff_over_N=r["N_eff/N"],
+                        E_add=r["E_add"], rms_log=r["rms_log"], max_log=r["max_log"],
+                        lr=float(fit.lr[i]), E_add_se=r["E_add_se"], M_kept=r["M_kept"],
+                        E_shrink=r["E_shrink"], E_lost=r["E_lost"]))
                 bar.tick(f"{sweep.place}:{sweep.scheme} eps={eps:g}")
         fmt_rows, fmt_curves = _run_formats(cfg, rows, bar) if cfg.formats else ((), {})
         overlay = _run_overlay(cfg, rows, bar) if cfg.overlay else {}
@@ -331,6 +352,7 @@ def _jsonable(cfg: ExperimentConfig, s: ExperimentSummary) -> dict:
     return {
         "name": s.name, "elapsed_s": s.elapsed_s, "problem": asdict(cfg.problem),
         "grid": {"M": list(cfg.M), "N": list(cfg.N)}, "n_eff_mode": cfg.n_eff,
+        "reference": cfg.reference,
         "sketch": "one sketch per seed (problem.seed), sizes nested; risk averaged over w*",
         "effective_sizes": [asdict(r) for r in s.table],
         "formats": [asdict(r) for r in s.formats],

@@ -16,9 +16,16 @@ One step (batch ``B``, all seeds at once, shapes in comments)::
     o^ = Q_o(y^ - a^)                # (R, B)
     v  = Q_w(v + gamma/B sum_b o^ z^)
 
-The excess risk of a seed is computed exactly from its iterate,
-``(v - v*)^T Sigma (v - v*) + Approx(w*)`` (clean test features); the curve reports the mean over
-seeds and its standard error ``std / sqrt(R)``.
+The excess risk of a seed is computed exactly from its predictor ``v`` (the last iterate, or the
+running average of the iterates in the window of ``Problem.iterate``):
+``(v - v*)^T Sigma (v - v*) + Approx(w*)`` on clean test features. With ``Problem.test =
+"quantized"`` the inference error ``E(a^ - <v, z>)^2`` of the forward-pass quantizers is added,
+in closed form from the full matrices for the idealised models (``Sigma^ = E[z^ z^^T]`` is
+``Sigma``, ``(1 + eps) Sigma``, ``Sigma + eps diag(Sigma)`` or ``Sigma + eps I``;
+``E[v^^T Sigma^ v^]`` adds ``eps v^T Sigma^ v``, ``eps sum_i v_i^2 Sigma^_ii`` or ``eps tr Sigma^``;
+then ``kappa_a E[v^^T Sigma^ v^] + eta_a - v^T Sigma v``), and for real formats as the mean over
+``n_test`` fresh test samples per seed. The curve reports the mean over seeds and its standard
+error ``std / sqrt(R)``.
 
 Real formats (``Noise(model="format", spec=...)``) call
 ``bitscale.formats.quantize(x, spec, axis=-1, rounding="stochastic", generator=...)`` on a float64
@@ -32,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from bitscale.theory.curves import RiskCurve
-from bitscale.theory.exact import check_n_grid
+from bitscale.theory.exact import check_n_grid, window_start
 from bitscale.theory.problem import Noise, Problem, Quantization
 from bitscale.theory.schedule import step_sizes
 from bitscale.theory.sketch import Instance, problem_instance, single_thread_blas
@@ -69,7 +76,7 @@ class _Quantizer:
 
 def montecarlo_risk(problem: Problem, quant: Quantization, n_grid, *, seeds: int = 1000,
                     rng_seed: int = 0, lr: float | None = None, inst: Instance | None = None,
-                    chunk: int = 256) -> RiskCurve:
+                    chunk: int = 256, n_test: int = 64) -> RiskCurve:
     """Mean excess risk over ``seeds`` independent SGD runs, with its standard error.
 
     Parameters
@@ -87,6 +94,9 @@ def montecarlo_risk(problem: Problem, quant: Quantization, n_grid, *, seeds: int
         Initial step (default ``problem.lr``).
     chunk : int
         Steps whose Gaussian draws are generated at once (memory ``chunk * R * B * M`` floats).
+    n_test : int
+        Test samples per seed for the quantized-inference risk of real formats (ignored
+        otherwise: the idealised models' inference error is computed in closed form).
 
     Returns
     -------
@@ -111,7 +121,7 @@ def montecarlo_risk(problem: Problem, quant: Quantization, n_grid, *, seeds: int
     qz = {p: _Quantizer(noise, rng, torch_gen) for p, noise in quant.items()}
     vstar, approx = inst.sample_targets(rng, seeds)
     steps = n // problem.batch
-    if problem.schedule == "constant":
+    if problem.schedule == "constant" and problem.iterate == "last":
         runs = [(np.arange(len(steps)), int(steps[-1]))]
     else:
         runs = [(np.array([i]), int(s)) for i, s in enumerate(steps)]
@@ -120,14 +130,16 @@ def montecarlo_risk(problem: Problem, quant: Quantization, n_grid, *, seeds: int
         for idx, horizon in runs:
             gammas = step_sizes(lr, problem.schedule, horizon)
             record = {int(steps[i]): i for i in idx}
-            _simulate(inst, problem, qz, vstar, approx, gammas, record, risk, rng, chunk)
+            _simulate(inst, problem, qz, vstar, approx, gammas, record, risk, rng, chunk,
+                      window_start(problem.iterate, horizon), n_test)
     mean = risk.mean(axis=1)
     se = risk.std(axis=1, ddof=1) / np.sqrt(seeds)
     return RiskCurve(engine="montecarlo", n=n, risk=mean, se=se, seeds=int(seeds), lr=lr,
                      samples=risk)
 
 
-def _simulate(inst, problem, qz, vstar, approx, gammas, record, risk, rng, chunk) -> None:
+def _simulate(inst, problem, qz, vstar, approx, gammas, record, risk, rng, chunk, t0,
+              n_test) -> None:
     R, M = vstar.shape
     B = problem.batch
     factor_t = (inst.U * np.sqrt(inst.mu)).T               # z = g @ (U sqrt(mu))^T
@@ -136,6 +148,7 @@ def _simulate(inst, problem, qz, vstar, approx, gammas, record, risk, rng, chunk
     ident = lambda u, vector: u  # noqa: E731 - full precision at a place
     q = {p: qz.get(p, ident) for p in ("data", "label", "param", "activation", "grad", "weights")}
     v = np.zeros((R, M))
+    vsum = np.zeros((R, M))                                # sum of the iterates in the window
     T = gammas.shape[0]
     for start in range(0, T, chunk):
         stop = min(T, start + chunk)
@@ -151,7 +164,39 @@ def _simulate(inst, problem, qz, vstar, approx, gammas, record, risk, rng, chunk
             ah = q["activation"](np.einsum("rbm,rm->rb", zh, vh), False)
             oh = q["grad"](yh - ah, False)
             v = q["weights"](v + (gammas[t] / B) * np.einsum("rb,rbm->rm", oh, zh), True)
+            if 0 <= t0 <= t:
+                vsum += v
             i = record.get(t + 1)
             if i is not None:
-                err = v - vstar
+                pred = v if t0 < 0 else vsum / (t + 1 - t0)
+                err = pred - vstar
                 risk[i] = np.einsum("rm,mn,rn->r", err, sigma, err) + approx
+                if problem.test == "quantized":
+                    risk[i] += _inference_error(pred, sigma, factor_t, q, qz, rng, n_test)
+
+
+def _inference_error(v, sigma, factor_t, q, qz, rng, n_test) -> np.ndarray:
+    """``E(a^ - <v, z>)^2`` per seed for the forward-pass quantizers at inference, shape (R,)."""
+    noises = {p: qz[p].noise for p in ("data", "param", "activation") if p in qz}
+    if any(n.model == "format" for n in noises.values()):
+        # Real formats: average over fresh test samples (one parameter draw per test batch).
+        z = rng.standard_normal((v.shape[0], n_test, v.shape[1])) @ factor_t   # (R, n, M)
+        a_hat = q["activation"](np.einsum("rnm,rm->rn", q["data"](z, True),
+                                          q["param"](v, True)), False)
+        return np.mean((a_hat - np.einsum("rnm,rm->rn", z, v)) ** 2, axis=1)
+    M = sigma.shape[0]
+    data, param, act = (noises.get(p) for p in ("data", "param", "activation"))
+    s_hat = sigma
+    if data is not None:
+        s_hat = {"multiplicative": (1 + data.eps) * sigma,
+                 "multiplicative-elementwise": sigma + data.eps * np.diag(np.diag(sigma)),
+                 "additive": sigma + data.eps * np.eye(M)}[data.model]
+    quad = np.einsum("rm,mn,rn->r", v, s_hat, v)
+    if param is not None:
+        quad = quad + {"multiplicative": param.eps * quad,
+                       "multiplicative-elementwise": param.eps * (v**2 @ np.diag(s_hat)),
+                       "additive": np.full_like(quad, param.eps * np.trace(s_hat))}[param.model]
+    kappa_a, eta_a = 1.0, 0.0
+    if act is not None:
+        kappa_a, eta_a = (1.0, act.eps) if act.model == "additive" else (1.0 + act.eps, 0.0)
+    return kappa_a * quad + eta_a - np.einsum("rm,mn,rn->r", v, sigma, v)

@@ -66,21 +66,42 @@ def risk_vs_m(path: Path, cfg, rows, fits) -> Path:
 
 
 def effective(path: Path, cfg, fits) -> Path:
-    """M_eff / M (one line per M) and N_eff / N against eps, both schemes."""
+    """M_eff / M (one line per M), N_eff / N and E_add against eps, both schemes.
+
+    Solid/dashed lines: the fit of :mod:`bitscale.theory.effective`; dotted: the analytic plateau
+    split (kept directions ``M_kept / M`` and their shrinkage error ``E_shrink``).
+    """
     plt = _plt()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.2))
     markers = {"multiplicative": "o-", "additive": "s--"}
+    colors = {"multiplicative": "tab:blue", "additive": "tab:red"}
     for (scheme, place), items in _schemes(fits).items():
         eps = np.array([e for e, _ in items])
         for i, m in enumerate(cfg.M):
+            alpha = 0.35 + 0.65 * (i + 1) / len(cfg.M)
             ax1.semilogx(eps, [f.m_eff[i] / m for _, f in items], markers[scheme], ms=4,
-                         label=f"{scheme} M={m}")
+                         color=colors[scheme], alpha=alpha, label=f"{scheme} M={m}")
+        ax1.semilogx(eps, [f.split[-1].m_kept / f.M[-1] for _, f in items], ":",
+                     color=colors[scheme], label=f"{scheme} M_kept/M (M={cfg.M[-1]})")
         ax2.semilogx(eps, [float(np.exp(np.mean(np.log(f.n_ratio)))) for _, f in items],
-                     markers[scheme], label=scheme)
+                     markers[scheme], color=colors[scheme], label=scheme)
+        e_add = np.array([f.e_add for _, f in items])
+        se = np.array([f.e_add_se for _, f in items])
+        se = np.where(np.isfinite(se), se, 1.0)          # not identified: a bar off the chart
+        # E_add >= 0 is a bound of the fit: the lower bar stops at 0.
+        ax3.errorbar(eps, e_add, yerr=[np.minimum(se, e_add), se], fmt=markers[scheme],
+                     color=colors[scheme], ms=4, capsize=2, label=f"{scheme} E_add (fit, ±SE)")
+        ax3.plot(eps, [f.split[-1].shrink + f.split[-1].inference for _, f in items], ":",
+                 color=colors[scheme], label=f"{scheme} E_shrink (plateau)")
     ax1.set(xlabel="eps", ylabel="M_eff / M", title="effective model size", ylim=(0, 1.05))
     ax2.set(xlabel="eps", ylabel="N_eff / N", title="effective data size", ylim=(0, 1.05))
-    ax1.legend(fontsize=7, ncol=2)
+    ax3.set(xlabel="eps", ylabel="additive error", title="additive error: fit vs plateau split",
+            xscale="log", yscale="symlog")
+    ax3.set_yscale("symlog", linthresh=1e-4)
+    ax3.set_ylim(bottom=0)
+    ax1.legend(fontsize=6, ncol=2)
     ax2.legend(fontsize=8)
+    ax3.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

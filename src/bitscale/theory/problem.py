@@ -28,6 +28,15 @@ IDEAL_MODELS = ("multiplicative", "multiplicative-elementwise", "additive")
 
 SCHEDULES = ("constant", "geometric")
 
+ITERATES = ("last", "average", "tail")
+"""What SGD returns: the last iterate, the average of all ``T`` iterates ``v_1 … v_T``
+(Polyak-Ruppert), or the tail average of the last ``ceil(T/2)`` iterates."""
+
+TESTS = ("clean", "quantized")
+"""How test risk is measured: on clean features with the learned ``v`` in full precision, or with
+the training quantizers of the forward pass (``data``, ``param``, ``activation``) applied at
+inference too."""
+
 
 def spectrum_trace(a: float, d: int) -> float:
     """``tr(H) = sum_{i=1}^{d} i^(-a)``, the expected ``tr(Sigma)`` of a sketched problem."""
@@ -61,6 +70,13 @@ class Problem:
     seed : int
         Seed of the sketch ``S`` (one sketch per seed; sizes are nested: the sketch of size ``M``
         is the first ``M`` rows of the sketch of any larger size with the same seed and ``d``).
+    iterate : {"last", "average", "tail"}
+        The returned predictor: ``v_T``, the average ``(1/T) sum_{t=1}^{T} v_t`` or the tail average
+        over ``t > T - ceil(T/2)`` (:data:`ITERATES`).
+    test : {"clean", "quantized"}
+        ``clean``: ``R(v) = E(y - <v, z>)^2`` (the model deployed in full precision);
+        ``quantized``: ``E(y - Q_a(<Q_p(v), Q_d(z)>))^2``, the training quantizers of the forward pass
+        applied at inference (label, grad and weights quantizers do not act at inference).
     """
 
     a: float = 2.0
@@ -72,6 +88,8 @@ class Problem:
     lr: float = 0.25
     schedule: str = "geometric"
     seed: int = 0
+    iterate: str = "last"
+    test: str = "clean"
 
     def __post_init__(self) -> None:
         if not (isinstance(self.a, (int, float)) and self.a > 1):
@@ -94,6 +112,12 @@ class Problem:
             raise ValueError(f"Problem.batch = {self.batch!r}: expected a positive integer.")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"Problem.schedule = {self.schedule!r}: expected one of {SCHEDULES}.")
+        if self.iterate not in ITERATES:
+            raise ValueError(f"Problem.iterate = {self.iterate!r}: expected one of {ITERATES} "
+                             "(last iterate, average of all iterates, average of the last half).")
+        if self.test not in TESTS:
+            raise ValueError(f"Problem.test = {self.test!r}: expected one of {TESTS} (clean "
+                             "features, or the forward-pass quantizers applied at inference).")
         trace = spectrum_trace(self.a, self.d)
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"Problem.lr = {self.lr!r}: expected a positive step size.")
@@ -123,11 +147,21 @@ class Noise:
         Noise level ``eps >= 0`` of the idealised models (0 for ``format``).
     spec : str, optional
         Format spec (``"e4m3fn:channel"``, ``"int8:channel"``, ...) when ``model == "format"``.
+    bits : int, optional
+        Give the idealised model by its bits instead of ``eps``
+        (:func:`bitscale.theory.bits.eps_from_bits`, stochastic rounding): ``additive``: an
+        ``int<bits>`` grid over ``[-scale, scale]``, ``eps = (scale / (2^(bits-1) - 1))^2 / 6``;
+        ``multiplicative`` (and ``-elementwise``): ``bits`` mantissa bits,
+        ``eps ~= (ln 2 / 9) 4^(-bits)``. ``eps`` is then derived and must be left at 0.
+    scale : float
+        Range of the ``additive`` integer grid, in the units of the quantized quantity.
     """
 
     model: str
     eps: float = 0.0
     spec: str | None = None
+    bits: int | None = None
+    scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.model not in (*IDEAL_MODELS, "format"):
@@ -136,25 +170,49 @@ class Noise:
         if self.model == "format":
             if not self.spec:
                 raise ValueError("Noise(model='format') needs spec=, e.g. 'e4m3fn:channel'.")
+            if self.bits is not None:
+                raise ValueError("Noise(model='format') takes its bits from the spec; drop bits=.")
         else:
             if self.spec is not None:
                 raise ValueError(f"Noise.spec = {self.spec!r} is only for model='format'.")
+            if self.bits is not None:
+                if self.eps != 0.0:
+                    raise ValueError(f"Noise(eps={self.eps!r}, bits={self.bits!r}): give eps or "
+                                     "bits, not both (bits derive eps).")
+                from bitscale.theory.bits import eps_from_bits
+
+                base = "additive" if self.model == "additive" else "multiplicative"
+                object.__setattr__(self, "eps", eps_from_bits(base, self.bits, scale=self.scale))
             if not (math.isfinite(self.eps) and self.eps >= 0):
                 raise ValueError(f"Noise.eps = {self.eps!r} for {self.model!r}: a noise variance "
                                  "cannot be negative. Use eps >= 0.")
 
     @classmethod
     def parse(cls, text: str) -> "Noise":
-        """``"additive:0.01"``, ``"multiplicative:0.1"``, or ``"format:e4m3fn:channel"``."""
+        """``"additive:0.01"``, ``"multiplicative:0.1"``, ``"additive:8bit"``,
+        ``"additive:8bit:scale=4"``, ``"multiplicative:3bit"`` or ``"format:e4m3fn:channel"``."""
         model, _, rest = text.partition(":")
         if model == "format":
             return cls("format", spec=rest)
+        level, _, opt = rest.partition(":")
+        bits, scale, eps = None, 1.0, 0.0
         try:
-            eps = float(rest)
+            if level.endswith("bit"):
+                bits = int(level[:-3])
+                if opt:
+                    key, _, val = opt.partition("=")
+                    if key != "scale":
+                        raise ValueError
+                    scale = float(val)
+            elif opt:
+                raise ValueError
+            else:
+                eps = float(level)
         except ValueError:
-            raise ValueError(f"Noise {text!r}: expected 'MODEL:EPS' (e.g. 'additive:0.01') or "
+            raise ValueError(f"Noise {text!r}: expected 'MODEL:EPS' (e.g. 'additive:0.01'), "
+                             "'MODEL:<B>bit[:scale=S]' (e.g. 'additive:8bit:scale=4') or "
                              "'format:SPEC' (e.g. 'format:int8:channel').") from None
-        return cls(model, eps)
+        return cls(model, eps, bits=bits, scale=scale)
 
     @property
     def commutes(self) -> bool:
@@ -163,8 +221,11 @@ class Noise:
 
     @property
     def label(self) -> str:
-        """Short text: ``additive eps=0.01`` or the format spec."""
-        return self.spec if self.model == "format" else f"{self.model} eps={self.eps:g}"
+        """Short text: ``additive eps=0.01``, ``additive 8bit eps=1.03e-05`` or the format spec."""
+        if self.model == "format":
+            return self.spec
+        bits = "" if self.bits is None else f" {self.bits}bit"
+        return f"{self.model}{bits} eps={self.eps:.3g}"
 
 
 @dataclass(frozen=True)
