@@ -137,7 +137,9 @@ def _theory_section(folder: Path, theory: dict | None) -> str:
         return _missing(f"the theory experiment ({theory.get('preset')}) failed:") + f"<pre>{_esc(theory['error'])}</pre>"
     out = [f'<p class="note">Sketched linear regression trained by SGD (Zhang, Tang, Liang, Zou 2026), preset '
            f'<b>{_esc(theory.get("preset"))}</b>: multiplicative (float-like) quantization keeps the effective model '
-           f'size, additive (integer-like) quantization shrinks it.</p>']
+           f'size, additive (integer-like) quantization shrinks it. M_eff, N_eff and E_add (± its standard error) are fitted '
+           f'against the full-precision risk surface; M_kept and E_shrink split the N &rarr; &infin; plateau analytically '
+           f'(directions learned to at least half their value, and the error left on them).</p>']
     table = theory.get("table") or []
     if table:
         cols = list(dict.fromkeys(k for r in table for k in r))
