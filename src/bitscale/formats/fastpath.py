@@ -14,6 +14,12 @@ both and compares them bit for bit with ml_dtypes / the slow reference).
 * Lookup: for formats of at most 6 bits the signed grid has at most 63 values; ``bucketize``
   against the midpoints (a tie that rounds up gets its boundary moved one float below the
   midpoint) and a gather give nearest-even with saturation in two passes.
+* Kernel: for float32 CPU tensors both of the above, and the scaled casts of
+  :func:`bitscale.formats.quantize`, run as one-pass Numba kernels
+  (:mod:`bitscale.formats.kernels`) that apply the same rounding, clamp and overflow rules
+  element by element (``tests/formats/test_fused.py`` checks them bit for bit against the torch
+  paths). The torch paths are five to seven full passes with a 64 MiB temporary each at 2^24
+  elements, and torch's float8 -> float32 conversion alone costs about two ``clone()``s.
 """
 
 from __future__ import annotations
@@ -45,8 +51,73 @@ def _overflow_threshold(fmt: FloatFormat) -> tuple[float, bool]:
     return thr, max_mantissa_odd
 
 
+def kernel_applies(x: torch.Tensor) -> bool:
+    """Whether ``x`` can go through the Numba kernels: float32 on the CPU, and not recording
+    autograd (the torch paths keep their graph, e.g. the identity gradient of the float8 round
+    trip; the kernels would silently detach it)."""
+    return (x.dtype == torch.float32 and x.device.type == "cpu"
+            and not (x.requires_grad and torch.is_grad_enabled()))
+
+
+def kernel_fits(fmt: FloatFormat) -> bool:
+    """Whether the one-pass float32 kernels of :mod:`bitscale.formats.kernels` round onto ``fmt``
+    exactly: a signed grid of the native or lookup kind whose steps ``2^(e - M)`` and their
+    inverses, ``e`` in ``[emin, emax + 1]``, are normal float32 numbers (the condition under which
+    :mod:`bitscale.formats.cast` computes in float32)."""
+    return ((native_fits(fmt) or lut_fits(fmt)) and fmt.special is not Special.FNU
+            and fmt.emin - fmt.man_bits >= -126 and fmt.emax + 1 - fmt.man_bits <= 126)
+
+
+def _grid_params(fmt: FloatFormat):
+    from bitscale.formats import kernels
+
+    return kernels.grid_params(fmt.man_bits, fmt.emin, fmt.max)
+
+
+def _cast_kernel(x: torch.Tensor, fmt: FloatFormat, saturate: bool) -> torch.Tensor:
+    """:func:`round_native` of a float32 CPU tensor in one pass (:func:`kernels.cast_grid`)."""
+    from bitscale.formats import kernels
+
+    mode = 0
+    if not saturate and fmt.special is not Special.FINITE:
+        mode = 2 if fmt.special is Special.IEEE else 1
+    thr, tie = _overflow_threshold(fmt)
+    thr32 = np.float32(thr)
+    assert float(thr32) == thr, "overflow threshold exact in float32"
+    xc = x.detach().contiguous()
+    out = torch.empty_like(xc)
+    kernels.cast_grid(xc.view(torch.int32).reshape(-1).numpy(),
+                      out.view(torch.int32).reshape(-1).numpy(), np.int32(thr32.view(np.int32)),
+                      tie, np.int32(mode), fmt.special is Special.FNUZ, *_grid_params(fmt))
+    return kernels.like(out, x)
+
+
+def scaled_round(xv: torch.Tensor, s: torch.Tensor, fmt: FloatFormat) -> torch.Tensor:
+    """``cast(xv / s, fmt, saturate=True) · s`` for a float32 CPU ``xv`` of shape
+    ``(n_groups, group)`` and float32 scales ``s`` of shape ``(n_groups, 1)``, in one pass
+    (:func:`bitscale.formats.kernels.scaled_grid`); ``fmt`` must satisfy :func:`kernel_fits`."""
+    from bitscale.formats import kernels
+
+    xc = xv.detach().contiguous()
+    out = torch.empty_like(xc)
+    sc = s.detach().reshape(-1).contiguous()
+    kernels.scaled_grid(xc.reshape(-1).numpy(), out.reshape(-1).numpy(), sc.numpy(),
+                        max(xc.shape[-1], 1), fmt.special is Special.FNUZ, *_grid_params(fmt))
+    return kernels.like(out, xv)
+
+
 def round_native(x: torch.Tensor, fmt: FloatFormat, saturate: bool) -> torch.Tensor:
-    """Nearest-even cast of ``x`` to ``fmt`` through a native float8 dtype (``x.dtype`` out)."""
+    """Nearest-even cast of ``x`` to ``fmt`` through a native float8 dtype (``x.dtype`` out).
+
+    float32 CPU tensors take the one-pass kernel instead (the same rounding and overflow rules;
+    the native round trip plus clamp and overflow mask costs five to seven passes)."""
+    if kernel_applies(x) and kernel_fits(fmt):
+        return _cast_kernel(x, fmt, saturate)
+    return round_native_torch(x, fmt, saturate)
+
+
+def round_native_torch(x: torch.Tensor, fmt: FloatFormat, saturate: bool) -> torch.Tensor:
+    """:func:`round_native` in torch operations (any dtype and device)."""
     native, emin_n, _ = NATIVE_BY_M[fmt.man_bits]
     k = emin_n - fmt.emin
     mx = fmt.max * 2.0**k

@@ -208,3 +208,88 @@ def int_scaled(x, out, affine, den, cmin, cmax):
             elif c > cmax:
                 c = cmax
             out[r, j] = c * s + b if affine else c * s
+
+
+# Elements per parallel chunk of the flat kernels below: large enough that scheduling costs
+# nothing next to the memory traffic, small enough that two threads split 2^24 elements evenly.
+_CHUNK = 1 << 16
+
+
+@numba.njit(parallel=True, cache=True)
+def cast_grid(xi, out, over_bits, over_tie, over_mode, no_neg_zero, m_bits, emin, mx_bits, sub_up,
+              sub_down, sub_lim):
+    """Non-saturating nearest-even cast (1-d int32 float32 bits ``xi`` into ``out``): the
+    saturating rounding of :func:`_rne`, then overflow by the format's convention. A magnitude
+    ``> over_bits`` (``>=`` when ``over_tie``; ±Inf included) gives NaN (``over_mode`` 1) or the
+    signed infinity (``over_mode`` 2); ``over_mode`` 0 saturates. ``no_neg_zero`` turns -0 into +0
+    (the ``fnuz`` formats have no negative zero). NaN stays NaN."""
+    n = xi.shape[0]
+    for c in numba.prange((n + _CHUNK - 1) // _CHUNK):
+        for i in range(c * _CHUNK, min(c * _CHUNK + _CHUNK, n)):
+            b = xi[i]
+            mag = b & _MAG
+            if over_mode != 0 and mag <= _INF_BITS and (
+                    mag > over_bits or (over_tie and mag == over_bits)):
+                if over_mode == 1:
+                    out[i] = np.int32(0x7FC00000)
+                else:
+                    out[i] = np.int32((b & _SIGN) | _INF_BITS)
+                continue
+            r = _rne(b, m_bits, emin, mx_bits, sub_up, sub_down, sub_lim)
+            if no_neg_zero and r == _SIGN:
+                r = np.int32(0)
+            out[i] = r
+
+
+@numba.njit(parallel=True, cache=True)
+def scaled_grid(x, out, s, group, no_neg_zero, m_bits, emin, mx_bits, sub_up, sub_down, sub_lim):
+    """Scaled float fake quantization of the flat float32 ``x`` into ``out``, element ``i`` in
+    group ``i // group`` with scale ``s[i // group]`` (float32): ``out = q(x / s) · s``, ``q`` the
+    saturating nearest-even rounding of :func:`_rne` (-0 -> +0 with ``no_neg_zero``), with float32
+    division and product."""
+    n = x.shape[0]
+    for c in numba.prange((n + _CHUNK - 1) // _CHUNK):
+        lo = c * _CHUNK
+        g = lo // group
+        nxt = (g + 1) * group  # first index of the next group: advance by comparison, not division
+        sc = s[g]
+        for i in range(lo, min(lo + _CHUNK, n)):
+            if i == nxt:
+                g += 1
+                nxt += group
+                sc = s[g]
+            y = np.float32(x[i] / sc)
+            r = _rne(y.view(np.int32), m_bits, emin, mx_bits, sub_up, sub_down, sub_lim)
+            if no_neg_zero and r == _SIGN:
+                r = np.int32(0)
+            out[i] = np.int32(r).view(np.float32) * sc
+
+
+@numba.njit(parallel=True, cache=True)
+def mean_scaled(x, out, s, group, ternary):
+    """Codes times scale for the mean-scaled ``binary`` / ``ternary`` integers, flat float32 ``x``
+    into ``out``, element ``i`` with scale ``sc = s[i // group]``: ternary
+    ``clamp(rint(x / sc), -1, 1) · sc``, binary ``sc`` where ``x >= 0`` and ``-sc`` below (the
+    product ``sign · sc``, so ``-0`` for ``sc = 0``); NaN stays NaN. float32 throughout."""
+    n = x.shape[0]
+    for c in numba.prange((n + _CHUNK - 1) // _CHUNK):
+        lo = c * _CHUNK
+        g = lo // group
+        nxt = (g + 1) * group
+        sc = s[g]
+        for i in range(lo, min(lo + _CHUNK, n)):
+            if i == nxt:
+                g += 1
+                nxt += group
+                sc = s[g]
+            v = x[i]
+            if ternary:
+                # Python's min / max return their first argument unless the second is strictly
+                # smaller / larger, so NaN and the sign of zero pass through, as in torch.clamp.
+                k = np.float32(np.rint(np.float32(v / sc)))
+                k = min(max(k, np.float32(-1.0)), np.float32(1.0))
+                out[i] = k * sc
+            elif v != v:
+                out[i] = v
+            else:
+                out[i] = sc if v >= 0 else -sc

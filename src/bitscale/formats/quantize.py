@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
+from bitscale.formats import fastpath
 from bitscale.formats.block import (
     finite_absmax,
     mx_elements,
@@ -158,8 +159,19 @@ def _int_codes(xv, s, b, fmt: IntFormat, affine: bool, rounding, generator) -> t
     return round_units(f, rounding, generator).clamp_(lo, hi)
 
 
+def _absmax(xv: torch.Tensor) -> torch.Tensor:
+    """``max |x|`` per row of ``xv``, shape ``(n_groups, 1)`` (NaN if the row holds a NaN).
+
+    A single row (``tensor`` granularity) is reduced as ``max(-min, max)``: the same value (max
+    and negation are exact), but without materialising ``|x|``, which costs a full write pass."""
+    if xv.shape[0] == 1 and xv.shape[1] > 0:
+        lo, hi = torch.aminmax(xv)
+        return torch.maximum(-lo, hi).add_(0.0).reshape(1, 1)  # + 0: -0 -> +0, as |x| gives
+    return xv.abs().amax(dim=-1, keepdim=True)
+
+
 def _float_scale(xv: torch.Tensor, fmt: FloatFormat) -> torch.Tensor:
-    a = xv.abs().amax(dim=-1, keepdim=True)
+    a = _absmax(xv)
     if not bool(torch.isfinite(a).all()):
         a = torch.where(torch.isfinite(a), a, _finite(xv).abs().amax(dim=-1, keepdim=True))
     s = a / fmt.max
@@ -231,6 +243,39 @@ def _int_fused(xv, q: QuantSpec):
     return kernels.like(out, xv)
 
 
+def _mean_fused(xv, q: QuantSpec):
+    """Nearest-even fake quantization of a float32 CPU grouped view to the mean-scaled
+    ``binary`` / ``ternary`` integers: the scale (:func:`_int_scale`, a torch reduction whose
+    summation order is torch's) in torch, then codes and product in one pass
+    (:func:`bitscale.formats.kernels.mean_scaled`); None where it does not apply (see
+    :func:`bitscale.formats.fastpath.kernel_applies`)."""
+    fmt = q.format
+    if (not isinstance(fmt, IntFormat) or fmt.kind not in ("binary", "ternary") or q.affine
+            or not fastpath.kernel_applies(xv)):
+        return None
+    from bitscale.formats import kernels
+
+    s, _ = _int_scale(xv, fmt, False)
+    xc = xv.detach().contiguous()
+    out = torch.empty_like(xc)
+    kernels.mean_scaled(xc.reshape(-1).numpy(), out.reshape(-1).numpy(),
+                        s.detach().reshape(-1).contiguous().numpy(), max(xc.shape[-1], 1),
+                        fmt.kind == "ternary")
+    return kernels.like(out, xv)
+
+
+def _float_fused(xv, q: QuantSpec):
+    """Nearest-even scaled float fake quantization of a float32 CPU grouped view, the scale
+    (:func:`_float_scale`) in torch and ``cast(x / s, saturate=True) · s`` in one pass
+    (:func:`bitscale.formats.fastpath.scaled_round`); None where it does not apply (other dtypes
+    and devices, autograd, formats the kernel does not cover)."""
+    fmt = q.format
+    if (not isinstance(fmt, FloatFormat) or not fastpath.kernel_applies(xv)
+            or not fastpath.kernel_fits(fmt)):
+        return None
+    return fastpath.scaled_round(xv, _float_scale(xv, fmt), fmt)
+
+
 def _blocks_fused(xv, x, fmt: BlockFormat):
     """Decoded block-format values in one pass where a fused kernel applies, else None."""
     return nvfp4_fused(xv, x, fmt) if fmt.tensor_scale else mx_fused(xv, fmt)
@@ -284,6 +329,10 @@ def _quantize(x, q: QuantSpec, axis, rounding, generator):
         if s_t is not None:
             y = y * s_t.to(xv.dtype)
     elif not q.mse and rounding == "nearest" and (y := _int_fused(xv, q)) is not None:
+        pass
+    elif not q.mse and rounding == "nearest" and (y := _float_fused(xv, q)) is not None:
+        pass
+    elif not q.mse and rounding == "nearest" and (y := _mean_fused(xv, q)) is not None:
         pass
     elif q.mse:
         y = _fq_mse(xv, q, rounding, generator)[0]
