@@ -98,7 +98,7 @@ def effective_size_cmd(
     Beside the fit: M_kept and E_shrink, the analytic split of the N -> infinity plateau
     (directions learned to at least half their value, and the error left on them).
     """
-    from bitscale.theory import Noise, Problem, Quantization, effective_sizes
+    from bitscale.theory import Problem, Quantization, effective_sizes
 
     console = Console()
     ms, ns = _ints(m, "--M"), _ints(n, "--N")
@@ -109,8 +109,9 @@ def effective_size_cmd(
             raise ValueError("give exactly one of --eps and --bits.")
         problem = Problem(a=a, M=max(ms), d=d or 10 * max(ms), sigma2=sigma2, lr=lr,
                           iterate=iterate, test=test)
-        noise = Noise(scheme, eps) if bits is None else Noise(scheme, bits=bits, scale=scale)
-        quant = Quantization.single(place, scheme, noise.eps)
+        quant = (Quantization.single(place, scheme, eps) if bits is None
+                 else Quantization.single(place, scheme, bits=bits, scale=scale))
+        noise = getattr(quant, place)
         fit = effective_sizes(problem, quant, ms, ns, n_eff=n_eff, reference=reference)
     except ValueError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")

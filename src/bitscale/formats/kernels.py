@@ -71,6 +71,27 @@ def round_grid(xi, out, m_bits, emin, mx_bits, sub_up, sub_down, sub_lim):
         out[i] = _rne(xi[i], m_bits, emin, mx_bits, sub_up, sub_down, sub_lim)
 
 
+@numba.njit(cache=True, inline="always")
+def _mx_scale(row, emax_elem):
+    """The shared power-of-two scale of one MX block (float32): ``amax = max |row|``,
+    ``X = 2^clamp(floor(log2 amax) - emax_elem, -127, 127)``; ``2^-127`` for amax 0 and NaN
+    when the block holds a NaN or ±Inf."""
+    amax = np.float32(0.0)
+    bad = False
+    for j in range(row.shape[0]):
+        a = abs(row[j])
+        if not (a <= np.float32(3.4028234663852886e38)):
+            bad = True
+        elif a > amax:
+            amax = a
+    if bad:
+        return np.float32(np.nan)
+    if amax > 0:
+        _, ex = math.frexp(np.float64(amax))
+        return np.float32(math.ldexp(1.0, min(max(ex - 1 - emax_elem, -127), 127)))
+    return np.float32(math.ldexp(1.0, -127))
+
+
 @numba.njit(parallel=True, cache=True)
 def mx_float(x, out, emax_elem, m_bits, emin, mx_bits, sub_up, sub_down, sub_lim):
     """MX fake quantization of ``x`` (float32, shape ``(n_blocks, block)``) into ``out``.
@@ -81,22 +102,7 @@ def mx_float(x, out, emax_elem, m_bits, emin, mx_bits, sub_up, sub_down, sub_lim
     """
     for r in numba.prange(x.shape[0]):
         row = x[r]
-        amax = np.float32(0.0)
-        bad = False
-        for j in range(row.shape[0]):
-            a = abs(row[j])
-            if not (a <= np.float32(3.4028234663852886e38)):
-                bad = True
-            elif a > amax:
-                amax = a
-        if bad:
-            scale = np.float32(np.nan)
-        elif amax > 0:
-            _, ex = math.frexp(np.float64(amax))
-            sh = min(max(ex - 1 - emax_elem, -127), 127)
-            scale = np.float32(math.ldexp(1.0, sh))
-        else:
-            scale = np.float32(math.ldexp(1.0, -127))
+        scale = _mx_scale(row, emax_elem)
         for j in range(row.shape[0]):
             y = row[j] / scale
             e = np.int32(_rne(np.float32(y).view(np.int32), m_bits, emin, mx_bits, sub_up,
@@ -109,22 +115,7 @@ def mx_int8(x, out):
     """``mxint8`` fake quantization (as :func:`mx_float`, elements ``clamp(rint(64 y), -128, 127)/64``)."""
     for r in numba.prange(x.shape[0]):
         row = x[r]
-        amax = np.float32(0.0)
-        bad = False
-        for j in range(row.shape[0]):
-            a = abs(row[j])
-            if not (a <= np.float32(3.4028234663852886e38)):
-                bad = True
-            elif a > amax:
-                amax = a
-        if bad:
-            scale = np.float32(np.nan)
-        elif amax > 0:
-            _, ex = math.frexp(np.float64(amax))
-            sh = min(max(ex - 1, -127), 127)
-            scale = np.float32(math.ldexp(1.0, sh))
-        else:
-            scale = np.float32(math.ldexp(1.0, -127))
+        scale = _mx_scale(row, 0)
         for j in range(row.shape[0]):
             y = row[j] / scale
             c = np.float32(np.rint(y * np.float32(64.0)))

@@ -116,6 +116,20 @@ class Executor(ABC):
         self.close()
 
 
+def _top_up(queue: list, running: dict, slots: int, on_start, submit) -> None:
+    """Submit from the end of ``queue`` until ``slots`` tasks are in flight.
+
+    Exactly one task per slot (worker process or cluster CPU slot), so "running" in the store
+    means running. ``submit(key, payload)`` returns the handle (future or object ref) that
+    ``running`` maps back to the key.
+    """
+    while queue and len(running) < slots:
+        key, payload = queue.pop()
+        if on_start is not None:
+            on_start(key)
+        running[submit(key, payload)] = key
+
+
 class LocalExecutor(Executor):
     """A pool of ``workers`` processes on this machine (default: one per core).
 
@@ -148,12 +162,8 @@ class LocalExecutor(Executor):
         running: dict = {}
 
         def top_up() -> None:
-            # Keep exactly one task per worker in flight, so "running" in the store means running.
-            while queue and len(running) < self.workers:
-                key, payload = queue.pop()
-                if on_start is not None:
-                    on_start(key)
-                running[pool.submit(_call, fn, key, payload)] = key
+            _top_up(queue, running, self.workers, on_start,
+                    lambda key, payload: pool.submit(_call, fn, key, payload))
 
         try:
             top_up()
@@ -232,12 +242,8 @@ class RayExecutor(Executor):
         running: dict = {}
 
         def top_up() -> None:
-            # As many tasks in flight as the cluster has CPU slots: "running" means running.
-            while queue and len(running) < self.workers:
-                key, payload = queue.pop()
-                if on_start is not None:
-                    on_start(key)
-                running[remote.remote(fn, key, payload)] = key
+            _top_up(queue, running, self.workers, on_start,
+                    lambda key, payload: remote.remote(fn, key, payload))
 
         try:
             top_up()

@@ -16,6 +16,14 @@ def _plt():
     return plt
 
 
+def _save(fig, path: Path) -> Path:
+    """Lay out, write the PNG and free the figure (pyplot keeps every open figure alive)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+    return path
+
+
 def _schemes(fits):
     out: dict = {}
     for sweep, eps, fit in fits:
@@ -37,10 +45,7 @@ def risk_vs_n(path: Path, cfg, rows, fits) -> Path:
         ax.set(title=f"{scheme} ({place}), M={m}", xlabel="N (samples)",
                ylabel="excess risk")
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def risk_vs_m(path: Path, cfg, rows, fits) -> Path:
@@ -59,10 +64,7 @@ def risk_vs_m(path: Path, cfg, rows, fits) -> Path:
         ax.set(title=f"{scheme} ({place}), N={n}", xlabel="M (parameters)",
                ylabel="excess risk")
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def effective(path: Path, cfg, fits) -> Path:
@@ -96,16 +98,13 @@ def effective(path: Path, cfg, fits) -> Path:
     ax1.set(xlabel="eps", ylabel="M_eff / M", title="effective model size", ylim=(0, 1.05))
     ax2.set(xlabel="eps", ylabel="N_eff / N", title="effective data size", ylim=(0, 1.05))
     ax3.set(xlabel="eps", ylabel="additive error", title="additive error: fit vs plateau split",
-            xscale="log", yscale="symlog")
+            xscale="log")
     ax3.set_yscale("symlog", linthresh=1e-4)
     ax3.set_ylim(bottom=0)
     ax1.legend(fontsize=6, ncol=2)
     ax2.legend(fontsize=8)
     ax3.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def overlay(path: Path, cases: dict) -> Path:
@@ -120,10 +119,7 @@ def overlay(path: Path, cases: dict) -> Path:
                     capsize=2)
     ax.set(xlabel="N", ylabel="excess risk", title="exact (lines) vs Monte Carlo (±3 SE)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def formats_plot(path: Path, curves: dict) -> Path:
@@ -143,10 +139,7 @@ def formats_plot(path: Path, curves: dict) -> Path:
         ax.loglog(c["additive"].n, c["additive"].risk, ":", label=f"add. eps={prof.eps_add:.2g}")
         ax.set(title=f"{spec}: {prof.dominant}", xlabel="N", ylabel="excess risk")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def write_all(out: Path, cfg, rows, fits, fmt_curves, overlay_cases) -> dict:

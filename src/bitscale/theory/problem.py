@@ -253,12 +253,12 @@ class Quantization:
                                 "(e.g. Noise('additive', 0.01) or Noise.parse('additive:0.01')).")
 
     @classmethod
-    def single(cls, place: str, model: str, eps: float = 0.0, spec: str | None = None
-               ) -> "Quantization":
-        """Quantization at one place only."""
+    def single(cls, place: str, model: str, eps: float = 0.0, spec: str | None = None,
+               **noise) -> "Quantization":
+        """Quantization at one place only; ``noise`` passes ``bits`` / ``scale`` to :class:`Noise`."""
         if place not in PLACES:
             raise ValueError(f"place = {place!r}: expected one of {PLACES}.")
-        return cls(**{place: Noise(model, eps, spec)})
+        return cls(**{place: Noise(model, eps, spec, **noise)})
 
     def items(self) -> list[tuple[str, Noise]]:
         """The quantized places and their noise, in :data:`PLACES` order."""
